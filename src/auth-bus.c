@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "codex-authd-bus"
+
+#include "config.h"
+
+#include <stddef.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth-bus.h"
+#include "auth-error.h"
+#include "bus-access.h"
+#include "bus-glib.h"
+
+#define ERROR_PREFIX CODEX_AUTH_INTERFACE ".Error."
+
+struct _AuthBus {
+  sd_bus *bus;
+  AuthManager *manager;
+  gulong changed_id;
+  sd_bus_slot *vtable_slot;
+  BusAccess *access;
+  /* The values the properties were last published with; the vtable reads
+   * them in place. */
+  AuthStatus status;
+};
+
+/* One row per property: what PropertiesChanged compares and what
+ * GetAuthStatusDetails returns (under the kebab-case key). */
+typedef struct {
+  const char *name;
+  const char *key;
+  char type;
+  size_t offset;
+} PropertyInfo;
+
+#define PROP(name, key, type, field) { name, key, type, offsetof (AuthStatus, field) }
+static const PropertyInfo property_info[] = {
+  PROP ("AuthMethod", "auth-method", 's', auth_method),
+  PROP ("AccountId", "account-id", 's', account_id),
+  PROP ("Email", "email", 's', email),
+  PROP ("PlanType", "plan-type", 's', plan_type),
+  PROP ("RefreshState", "refresh-state", 's', refresh_state),
+  PROP ("RefreshError", "refresh-error", 's', refresh_error),
+  PROP ("RefreshErrorMessage", "refresh-error-message", 's', refresh_error_message),
+  PROP ("RequiresLogin", "requires-login", 'b', requires_login),
+  PROP ("LastRefresh", "last-refresh", 't', last_refresh),
+  PROP ("AccessTokenExpires", "access-token-expires", 't', access_token_expires),
+  PROP ("NextRefreshAttempt", "next-refresh-attempt", 't', next_refresh_attempt),
+  PROP ("CredentialStore", "credential-store", 's', credential_store),
+  PROP ("StoreState", "store-state", 's', store_state),
+  PROP ("Version", "version", 's', version),
+};
+#undef PROP
+
+#define FIELD_PTR(status, info, type) ((type *) ((char *) (status) + (info)->offset))
+
+/* ---- errors ------------------------------------------------------------ */
+
+static const char *
+error_name_for (const GError *error)
+{
+  if (error->domain == CODEX_AUTH_ERROR)
+    {
+      switch ((CodexAuthError) error->code)
+        {
+        case CODEX_AUTH_ERROR_NOT_LOGGED_IN:
+          return ERROR_PREFIX "NotLoggedIn";
+        case CODEX_AUTH_ERROR_STORE_UNAVAILABLE:
+          return ERROR_PREFIX "StoreUnavailable";
+        case CODEX_AUTH_ERROR_STORE_LOCKED:
+          return ERROR_PREFIX "StoreLocked";
+        case CODEX_AUTH_ERROR_STORE_ERROR:
+          return ERROR_PREFIX "StoreError";
+        case CODEX_AUTH_ERROR_ACCESS_DENIED:
+          return ERROR_PREFIX "AccessDenied";
+        case CODEX_AUTH_ERROR_LOGIN_FAILED:
+          return ERROR_PREFIX "LoginFailed";
+        case CODEX_AUTH_ERROR_INVALID_ARGS:
+          return SD_BUS_ERROR_INVALID_ARGS;
+        case CODEX_AUTH_ERROR_FAILED:
+        default:
+          break;
+        }
+    }
+  return ERROR_PREFIX "Failed";
+}
+
+/* The one place where a GError becomes a D-Bus error. */
+static int
+reply_gerror (sd_bus_message *m, const GError *error)
+{
+  return sd_bus_reply_method_errorf (m, error_name_for (error), "%s", error->message);
+}
+
+/* ---- properties -------------------------------------------------------- */
+
+static gboolean
+property_equal (const PropertyInfo *info, const AuthStatus *a, const AuthStatus *b)
+{
+  switch (info->type)
+    {
+    case 's':
+      return g_strcmp0 (*FIELD_PTR (a, info, char *), *FIELD_PTR (b, info, char *)) == 0;
+    case 'b':
+      return (*FIELD_PTR (a, info, int) != 0) == (*FIELD_PTR (b, info, int) != 0);
+    case 't':
+      return *FIELD_PTR (a, info, uint64_t) == *FIELD_PTR (b, info, uint64_t);
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* Publishes the manager's current status and emits one PropertiesChanged
+ * naming every property whose value differs from the last published one. */
+static void
+sync_properties (AuthBus *self)
+{
+  AuthStatus next = { 0 };
+  const char *changed[G_N_ELEMENTS (property_info) + 1];
+  guint n_changed = 0;
+  int r;
+
+  auth_manager_get_status (self->manager, &next);
+  for (guint i = 0; i < G_N_ELEMENTS (property_info); i++)
+    if (!property_equal (&property_info[i], &self->status, &next))
+      changed[n_changed++] = property_info[i].name;
+  changed[n_changed] = NULL;
+
+  auth_status_clear (&self->status);
+  self->status = next;
+
+  if (n_changed == 0)
+    return;
+  if (g_log_get_debug_enabled ())
+    {
+      g_autofree char *names = g_strjoinv (", ", (char **) changed);
+      g_debug ("Properties changed: %s", names);
+    }
+  r = sd_bus_emit_properties_changed_strv (self->bus, CODEX_AUTH_OBJECT_PATH, CODEX_AUTH_INTERFACE,
+                                           (char **) changed);
+  if (r < 0)
+    g_warning ("Cannot emit PropertiesChanged: %s, ignoring", g_strerror (-r));
+}
+
+static void
+manager_changed_cb (AuthManager *manager, gpointer user_data)
+{
+  sync_properties (user_data);
+}
+
+static int
+append_property_value (sd_bus_message *reply, const PropertyInfo *info, const AuthStatus *status)
+{
+  int r;
+
+  r = sd_bus_message_open_container (reply, 'e', "sv");
+  if (r < 0)
+    return r;
+  switch (info->type)
+    {
+    case 's':
+      {
+        const char *value = *FIELD_PTR (status, info, char *);
+        r = sd_bus_message_append (reply, "sv", info->key, "s", value != NULL ? value : "");
+      }
+      break;
+    case 'b':
+      r = sd_bus_message_append (reply, "sv", info->key, "b", *FIELD_PTR (status, info, int) != 0);
+      break;
+    case 't':
+      r = sd_bus_message_append (reply, "sv", info->key, "t", *FIELD_PTR (status, info, uint64_t));
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  if (r < 0)
+    return r;
+  return sd_bus_message_close_container (reply);
+}
+
+/* ---- methods ----------------------------------------------------------- */
+
+static int
+method_get_auth_status (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  AuthBus *self = userdata;
+  int include_token = 0, refresh_token = 0;
+  const char *token = NULL;
+  int r;
+
+  r = sd_bus_message_read (m, "bb", &include_token, &refresh_token);
+  if (r < 0)
+    return r;
+
+  /* refresh_token is accepted and has nothing to do until the refresh
+   * engine exists: a refresh never makes this method fail. */
+  if (include_token)
+    token = auth_manager_get_token (self->manager);
+  return sd_bus_reply_method_return (m, "ssb", self->status.auth_method,
+                                     token != NULL ? token : "", 1);
+}
+
+typedef struct {
+  int include_token;
+  int refresh_token;
+} DetailsOptions;
+
+static int
+read_details_options (sd_bus_message *m, DetailsOptions *opts, sd_bus_error *ret_error)
+{
+  int r;
+
+  r = sd_bus_message_enter_container (m, 'a', "{sv}");
+  if (r < 0)
+    return r;
+  while ((r = sd_bus_message_enter_container (m, 'e', "sv")) > 0)
+    {
+      const char *key = NULL, *contents = NULL;
+      int *target;
+
+      r = sd_bus_message_read (m, "s", &key);
+      if (r < 0)
+        return r;
+      if (g_strcmp0 (key, "include-token") == 0)
+        target = &opts->include_token;
+      else if (g_strcmp0 (key, "refresh-token") == 0)
+        target = &opts->refresh_token;
+      else
+        return sd_bus_error_setf (ret_error, SD_BUS_ERROR_INVALID_ARGS,
+                                  "Unknown option \"%s\"; the options are include-token (b) "
+                                  "and refresh-token (b)", key);
+
+      r = sd_bus_message_peek_type (m, NULL, &contents);
+      if (r < 0)
+        return r;
+      if (g_strcmp0 (contents, "b") != 0)
+        return sd_bus_error_setf (ret_error, SD_BUS_ERROR_INVALID_ARGS,
+                                  "Option \"%s\" must be a boolean (b), not \"%s\"",
+                                  key, contents != NULL ? contents : "");
+      r = sd_bus_message_read (m, "v", "b", target);
+      if (r < 0)
+        return r;
+      r = sd_bus_message_exit_container (m);
+      if (r < 0)
+        return r;
+    }
+  if (r < 0)
+    return r;
+  return sd_bus_message_exit_container (m);
+}
+
+static int
+method_get_auth_status_details (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  AuthBus *self = userdata;
+  g_autoptr(sd_bus_message) reply = NULL;
+  DetailsOptions opts = { 0 };
+  const char *token = NULL;
+  int r;
+
+  r = read_details_options (m, &opts, ret_error);
+  if (r < 0)
+    return r;
+
+  if (opts.include_token)
+    token = auth_manager_get_token (self->manager);
+
+  r = sd_bus_message_new_method_return (m, &reply);
+  if (r < 0)
+    return r;
+  r = sd_bus_message_open_container (reply, 'a', "{sv}");
+  if (r < 0)
+    return r;
+  r = sd_bus_message_append (reply, "{sv}{sv}{sv}",
+                             "auth-token", "s", token != NULL ? token : "",
+                             "requires-openai-auth", "b", 1,
+                             "store-error-message", "s", self->status.store_error_message);
+  if (r < 0)
+    return r;
+  for (guint i = 0; i < G_N_ELEMENTS (property_info); i++)
+    {
+      r = append_property_value (reply, &property_info[i], &self->status);
+      if (r < 0)
+        return r;
+    }
+  r = sd_bus_message_close_container (reply);
+  if (r < 0)
+    return r;
+  return sd_bus_send (NULL, reply, NULL);
+}
+
+static void
+reload_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(sd_bus_message) m = user_data;
+  g_autoptr(GError) error = NULL;
+  int r;
+
+  if (!auth_manager_reload_finish (AUTH_MANAGER (source), result, &error))
+    r = reply_gerror (m, error);
+  else
+    r = sd_bus_reply_method_return (m, NULL);
+  if (r < 0)
+    g_debug ("Cannot reply to Reload: %s, ignoring", g_strerror (-r));
+}
+
+static int
+method_reload (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  AuthBus *self = userdata;
+
+  auth_manager_reload_async (self->manager, NULL, reload_done_cb, sd_bus_message_ref (m));
+  return 1;
+}
+
+#define STATUS_OFFSET(field) (offsetof (AuthBus, status) + offsetof (AuthStatus, field))
+#define EMITS SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
+
+static const sd_bus_vtable auth_vtable[] = {
+  SD_BUS_VTABLE_START (0),
+  SD_BUS_METHOD_WITH_ARGS ("GetAuthStatus",
+                           SD_BUS_ARGS ("b", include_token, "b", refresh_token),
+                           SD_BUS_RESULT ("s", auth_method, "s", auth_token, "b", requires_openai_auth),
+                           method_get_auth_status, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("GetAuthStatusDetails",
+                           SD_BUS_ARGS ("a{sv}", options),
+                           SD_BUS_RESULT ("a{sv}", status),
+                           method_get_auth_status_details, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+                           method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_PROPERTY ("AuthMethod", "s", NULL, STATUS_OFFSET (auth_method), EMITS),
+  SD_BUS_PROPERTY ("AccountId", "s", NULL, STATUS_OFFSET (account_id), EMITS),
+  SD_BUS_PROPERTY ("Email", "s", NULL, STATUS_OFFSET (email), EMITS),
+  SD_BUS_PROPERTY ("PlanType", "s", NULL, STATUS_OFFSET (plan_type), EMITS),
+  SD_BUS_PROPERTY ("RefreshState", "s", NULL, STATUS_OFFSET (refresh_state), EMITS),
+  SD_BUS_PROPERTY ("RefreshError", "s", NULL, STATUS_OFFSET (refresh_error), EMITS),
+  SD_BUS_PROPERTY ("RefreshErrorMessage", "s", NULL, STATUS_OFFSET (refresh_error_message), EMITS),
+  SD_BUS_PROPERTY ("RequiresLogin", "b", NULL, STATUS_OFFSET (requires_login), EMITS),
+  SD_BUS_PROPERTY ("LastRefresh", "t", NULL, STATUS_OFFSET (last_refresh), EMITS),
+  SD_BUS_PROPERTY ("AccessTokenExpires", "t", NULL, STATUS_OFFSET (access_token_expires), EMITS),
+  SD_BUS_PROPERTY ("NextRefreshAttempt", "t", NULL, STATUS_OFFSET (next_refresh_attempt), EMITS),
+  SD_BUS_PROPERTY ("CredentialStore", "s", NULL, STATUS_OFFSET (credential_store), EMITS),
+  SD_BUS_PROPERTY ("StoreState", "s", NULL, STATUS_OFFSET (store_state), EMITS),
+  SD_BUS_PROPERTY ("Version", "s", NULL, STATUS_OFFSET (version), EMITS),
+  SD_BUS_VTABLE_END,
+};
+
+#undef EMITS
+#undef STATUS_OFFSET
+
+AuthBus *
+auth_bus_new (sd_bus *bus, AuthManager *manager, GError **error)
+{
+  g_autoptr(AuthBus) self = g_new0 (AuthBus, 1);
+  int r;
+
+  self->bus = sd_bus_ref (bus);
+  self->manager = g_object_ref (manager);
+  auth_manager_get_status (manager, &self->status);
+
+  self->access = bus_access_new (bus, CODEX_AUTH_OBJECT_PATH, geteuid (),
+                                 ERROR_PREFIX "AccessDenied", error);
+  if (self->access == NULL)
+    return NULL;
+
+  r = sd_bus_add_object_vtable (bus, &self->vtable_slot, CODEX_AUTH_OBJECT_PATH,
+                                CODEX_AUTH_INTERFACE, auth_vtable, self);
+  if (r < 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),
+                   "Cannot export %s: %s", CODEX_AUTH_OBJECT_PATH, g_strerror (-r));
+      return NULL;
+    }
+
+  self->changed_id = g_signal_connect (manager, "changed", G_CALLBACK (manager_changed_cb), self);
+  return g_steal_pointer (&self);
+}
+
+void
+auth_bus_free (AuthBus *self)
+{
+  if (self == NULL)
+    return;
+  if (self->changed_id != 0)
+    g_clear_signal_handler (&self->changed_id, self->manager);
+  sd_bus_slot_unref (self->vtable_slot);
+  bus_access_free (self->access);
+  g_clear_object (&self->manager);
+  sd_bus_unref (self->bus);
+  auth_status_clear (&self->status);
+  g_free (self);
+}

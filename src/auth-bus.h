@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+#include <systemd/sd-bus.h>
+
+#include "auth-manager.h"
+
+/* The org.codex.Auth1 object: vtable, method handlers, caller check and
+ * PropertiesChanged batching. The only module that speaks D-Bus. */
+typedef struct _AuthBus AuthBus;
+
+AuthBus *auth_bus_new (sd_bus *bus, AuthManager *manager, GError **error);
+void auth_bus_free (AuthBus *self);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (AuthBus, auth_bus_free)

@@ -1,0 +1,777 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "codex-authd-record"
+
+#include "config.h"
+
+#include <json-glib/json-glib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "auth-record.h"
+#include "secret-util.h"
+
+#define AUTH_CLAIMS_NAMESPACE "https://api.openai.com/auth"
+#define PROFILE_CLAIMS_NAMESPACE "https://api.openai.com/profile"
+
+G_DEFINE_QUARK (auth-record-error-quark, auth_record_error)
+
+struct _AuthRecord {
+  gatomicrefcount ref;
+
+  AuthMode mode;
+  gboolean has_mode_field;
+  char *mode_field; /* NULL when "auth_mode": null */
+
+  gboolean has_api_key_field;
+  CodexSecret *api_key; /* NULL when null */
+
+  gboolean has_tokens_field;
+  gboolean has_tokens; /* tokens is an object (not null) */
+  CodexSecret *id_token;
+  CodexSecret *access_token;
+  CodexSecret *refresh_token;
+  gboolean has_account_id_field;
+  char *account_id_field;
+  JsonObject *tokens_extra;
+
+  gboolean has_last_refresh_field;
+  char *last_refresh_str;
+  gint64 last_refresh_usec;
+
+  /* Members this service does not interpret, in file order. For an
+   * unsupported auth_mode: every member but auth_mode. */
+  JsonObject *extra;
+
+  AuthJwtClaims id_claims;
+  gint64 access_expires_usec;
+
+  char *unusable_reason;
+  char fingerprint[65];
+};
+
+/* ---- base64url and JWT ------------------------------------------------- */
+
+static int
+base64url_value (char c)
+{
+  if (c >= 'A' && c <= 'Z')
+    return c - 'A';
+  if (c >= 'a' && c <= 'z')
+    return c - 'a' + 26;
+  if (c >= '0' && c <= '9')
+    return c - '0' + 52;
+  if (c == '-')
+    return 62;
+  if (c == '_')
+    return 63;
+  return -1;
+}
+
+/* Strict base64url (RFC 4648 §5) decoder; trailing '=' padding is tolerated.
+ * Returns a NUL-terminated buffer, or NULL if @in holds anything else. */
+static guint8 *
+base64url_decode (const char *in, gsize len, gsize *out_len)
+{
+  g_autofree guint8 *out = NULL;
+  gsize n = 0;
+  guint32 acc = 0;
+  guint bits = 0;
+
+  while (len > 0 && in[len - 1] == '=')
+    len--;
+  if (len % 4 == 1)
+    return NULL;
+
+  out = g_malloc (len * 3 / 4 + 1);
+  for (gsize i = 0; i < len; i++)
+    {
+      int v = base64url_value (in[i]);
+
+      if (v < 0)
+        return NULL;
+      acc = (acc << 6) | (guint32) v;
+      bits += 6;
+      if (bits >= 8)
+        {
+          bits -= 8;
+          out[n++] = (guint8) ((acc >> bits) & 0xff);
+        }
+    }
+  out[n] = '\0';
+  *out_len = n;
+  return g_steal_pointer (&out);
+}
+
+static char *
+dup_string_member (JsonObject *object, const char *name)
+{
+  JsonNode *node;
+
+  if (object == NULL || !json_object_has_member (object, name))
+    return NULL;
+  node = json_object_get_member (object, name);
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return g_strdup (json_node_get_string (node));
+}
+
+static JsonObject *
+get_object_member (JsonObject *object, const char *name)
+{
+  JsonNode *node;
+
+  if (object == NULL || !json_object_has_member (object, name))
+    return NULL;
+  node = json_object_get_member (object, name);
+  return JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+}
+
+void
+auth_jwt_claims_clear (AuthJwtClaims *claims)
+{
+  g_clear_pointer (&claims->email, g_free);
+  g_clear_pointer (&claims->plan_type, g_free);
+  g_clear_pointer (&claims->account_id, g_free);
+  g_clear_pointer (&claims->user_id, g_free);
+  claims->exp = 0;
+}
+
+gboolean
+auth_jwt_decode_claims (const char *jwt, AuthJwtClaims *claims, GError **error)
+{
+  const char *dot1, *dot2;
+  g_autofree guint8 *payload = NULL;
+  gsize payload_len = 0;
+  g_autoptr(JsonParser) parser = NULL;
+  JsonObject *root, *auth, *profile;
+  JsonNode *exp;
+
+  memset (claims, 0, sizeof *claims);
+
+  dot1 = strchr (jwt, '.');
+  dot2 = dot1 != NULL ? strchr (dot1 + 1, '.') : NULL;
+  if (dot1 == NULL || dot2 == NULL || strchr (dot2 + 1, '.') != NULL ||
+      dot1 == jwt || dot2 == dot1 + 1 || dot2[1] == '\0')
+    {
+      g_set_error_literal (error, AUTH_RECORD_ERROR, AUTH_RECORD_ERROR_INVALID_JWT,
+                           "not a JWT (expected three non-empty dot-separated parts)");
+      return FALSE;
+    }
+
+  payload = base64url_decode (dot1 + 1, (gsize) (dot2 - dot1 - 1), &payload_len);
+  if (payload == NULL)
+    {
+      g_set_error_literal (error, AUTH_RECORD_ERROR, AUTH_RECORD_ERROR_INVALID_JWT,
+                           "JWT payload is not valid base64url");
+      return FALSE;
+    }
+  if (!g_utf8_validate_len ((const char *) payload, payload_len, NULL))
+    {
+      g_set_error_literal (error, AUTH_RECORD_ERROR, AUTH_RECORD_ERROR_INVALID_JWT,
+                           "JWT payload is not valid UTF-8");
+      return FALSE;
+    }
+
+  parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, (const char *) payload, (gssize) payload_len, NULL) ||
+      json_parser_get_root (parser) == NULL ||
+      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      g_set_error_literal (error, AUTH_RECORD_ERROR, AUTH_RECORD_ERROR_INVALID_JWT,
+                           "JWT payload is not a JSON object");
+      return FALSE;
+    }
+
+  root = json_node_get_object (json_parser_get_root (parser));
+  auth = get_object_member (root, AUTH_CLAIMS_NAMESPACE);
+  profile = get_object_member (root, PROFILE_CLAIMS_NAMESPACE);
+
+  claims->email = dup_string_member (root, "email");
+  if (claims->email == NULL)
+    claims->email = dup_string_member (profile, "email");
+  claims->plan_type = dup_string_member (auth, "chatgpt_plan_type");
+  claims->account_id = dup_string_member (auth, "chatgpt_account_id");
+  claims->user_id = dup_string_member (auth, "chatgpt_user_id");
+  if (claims->user_id == NULL)
+    claims->user_id = dup_string_member (auth, "user_id");
+
+  if (json_object_has_member (root, "exp"))
+    {
+      exp = json_object_get_member (root, "exp");
+      if (JSON_NODE_HOLDS_VALUE (exp))
+        {
+          GType t = json_node_get_value_type (exp);
+          if (t == G_TYPE_INT64)
+            claims->exp = json_node_get_int (exp);
+          else if (t == G_TYPE_DOUBLE)
+            claims->exp = (gint64) json_node_get_double (exp);
+        }
+      /* Anything beyond year 9999 or before the epoch is not a usable time. */
+      if (claims->exp < 0 || claims->exp > G_GINT64_CONSTANT (253402300799))
+        claims->exp = 0;
+    }
+
+  return TRUE;
+}
+
+/* ---- record ------------------------------------------------------------ */
+
+/* json-glib keeps its own copy of every string it parses or builds. For the
+ * members that hold secrets, overwrite that copy once we are done with it.
+ * json_node_get_string() returns the node's internal buffer; nothing is
+ * hashed on string values, so writing zeros into it is safe. */
+static void
+wipe_string_member (JsonObject *object, const char *name)
+{
+  JsonNode *node;
+
+  if (object == NULL || !json_object_has_member (object, name))
+    return;
+  node = json_object_get_member (object, name);
+  if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
+    {
+      char *s = (char *) json_node_get_string (node);
+      if (s != NULL)
+        codex_secret_wipe_bytes (s, strlen (s));
+    }
+}
+
+static void
+wipe_secret_members (JsonObject *root)
+{
+  JsonObject *tokens = get_object_member (root, "tokens");
+
+  wipe_string_member (root, "OPENAI_API_KEY");
+  wipe_string_member (tokens, "id_token");
+  wipe_string_member (tokens, "access_token");
+  wipe_string_member (tokens, "refresh_token");
+}
+
+static AuthRecord *
+auth_record_new (void)
+{
+  AuthRecord *r = g_new0 (AuthRecord, 1);
+
+  g_atomic_ref_count_init (&r->ref);
+  r->extra = json_object_new ();
+  return r;
+}
+
+AuthRecord *
+auth_record_ref (AuthRecord *record)
+{
+  g_return_val_if_fail (record != NULL, NULL);
+  g_atomic_ref_count_inc (&record->ref);
+  return record;
+}
+
+void
+auth_record_unref (AuthRecord *record)
+{
+  if (record == NULL || !g_atomic_ref_count_dec (&record->ref))
+    return;
+
+  g_free (record->mode_field);
+  codex_secret_free (record->api_key);
+  codex_secret_free (record->id_token);
+  codex_secret_free (record->access_token);
+  codex_secret_free (record->refresh_token);
+  g_free (record->account_id_field);
+  g_clear_pointer (&record->tokens_extra, json_object_unref);
+  g_free (record->last_refresh_str);
+  g_clear_pointer (&record->extra, json_object_unref);
+  auth_jwt_claims_clear (&record->id_claims);
+  g_free (record->unusable_reason);
+  g_free (record);
+}
+
+static gboolean
+shape_error (GError **error, const char *field, const char *expected)
+{
+  g_set_error (error, AUTH_RECORD_ERROR, AUTH_RECORD_ERROR_INVALID_SHAPE,
+               "field \"%s\" must be %s", field, expected);
+  return FALSE;
+}
+
+/* Reads an optional string-or-null member. *present tells whether the member
+ * exists; *out is NULL for null. */
+static gboolean
+read_optional_string (JsonObject *object, const char *name, const char *field_path,
+                      gboolean *present, char **out, GError **error)
+{
+  JsonNode *node;
+
+  *present = FALSE;
+  *out = NULL;
+  if (!json_object_has_member (object, name))
+    return TRUE;
+  *present = TRUE;
+  node = json_object_get_member (object, name);
+  if (JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    return shape_error (error, field_path, "a string or null");
+  *out = g_strdup (json_node_get_string (node));
+  return TRUE;
+}
+
+static gboolean
+read_required_string (JsonObject *object, const char *name, const char *field_path,
+                      char **out, GError **error)
+{
+  gboolean present;
+
+  if (!read_optional_string (object, name, field_path, &present, out, error))
+    return FALSE;
+  if (*out == NULL)
+    return shape_error (error, field_path, "a string");
+  return TRUE;
+}
+
+static gboolean
+is_known_member (const char *name, const char *const *known)
+{
+  return g_strv_contains (known, name);
+}
+
+static void
+copy_unknown_members (JsonObject *from, JsonObject *to, const char *const *known)
+{
+  g_autoptr(GList) members = json_object_get_members (from);
+
+  for (GList *l = members; l != NULL; l = l->next)
+    {
+      const char *name = l->data;
+
+      if (!is_known_member (name, known))
+        json_object_set_member (to, name, json_node_copy (json_object_get_member (from, name)));
+    }
+}
+
+static gboolean
+parse_tokens (AuthRecord *r, JsonObject *root, GError **error)
+{
+  static const char *const known[] = { "id_token", "access_token", "refresh_token", "account_id", NULL };
+  g_autoptr(GError) local_error = NULL;
+  JsonNode *node;
+  JsonObject *tokens;
+
+  if (!json_object_has_member (root, "tokens"))
+    return TRUE;
+  r->has_tokens_field = TRUE;
+  node = json_object_get_member (root, "tokens");
+  if (JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    return shape_error (error, "tokens", "an object or null");
+
+  tokens = json_node_get_object (node);
+  r->has_tokens = TRUE;
+  if (!read_required_string (tokens, "id_token", "tokens.id_token", &r->id_token, error) ||
+      !read_required_string (tokens, "access_token", "tokens.access_token", &r->access_token, error) ||
+      !read_required_string (tokens, "refresh_token", "tokens.refresh_token", &r->refresh_token, error) ||
+      !read_optional_string (tokens, "account_id", "tokens.account_id",
+                             &r->has_account_id_field, &r->account_id_field, error))
+    return FALSE;
+
+  r->tokens_extra = json_object_new ();
+  copy_unknown_members (tokens, r->tokens_extra, known);
+
+  if (!auth_jwt_decode_claims (r->id_token, &r->id_claims, &local_error))
+    {
+      g_set_error (error, AUTH_RECORD_ERROR, AUTH_RECORD_ERROR_INVALID_JWT,
+                   "field \"tokens.id_token\" is invalid: %s", local_error->message);
+      return FALSE;
+    }
+
+  /* The access token is opaque to Codex; when it is a JWT its exp claim
+   * tells when it expires, otherwise the expiry is simply unknown. */
+  {
+    AuthJwtClaims access_claims;
+
+    if (auth_jwt_decode_claims (r->access_token, &access_claims, NULL) && access_claims.exp > 0)
+      r->access_expires_usec = access_claims.exp * G_USEC_PER_SEC;
+    auth_jwt_claims_clear (&access_claims);
+  }
+  return TRUE;
+}
+
+static gboolean
+parse_last_refresh (AuthRecord *r, JsonObject *root, GError **error)
+{
+  g_autoptr(GDateTime) dt = NULL;
+
+  if (!read_optional_string (root, "last_refresh", "last_refresh",
+                             &r->has_last_refresh_field, &r->last_refresh_str, error))
+    return FALSE;
+  if (r->last_refresh_str == NULL)
+    return TRUE;
+
+  dt = g_date_time_new_from_iso8601 (r->last_refresh_str, NULL);
+  if (dt == NULL)
+    {
+      g_set_error_literal (error, AUTH_RECORD_ERROR, AUTH_RECORD_ERROR_INVALID_DATE,
+                           "field \"last_refresh\" is not an RFC 3339 date-time with a time zone");
+      return FALSE;
+    }
+  r->last_refresh_usec = g_date_time_to_unix (dt) * G_USEC_PER_SEC + g_date_time_get_microsecond (dt);
+  if (r->last_refresh_usec < 0)
+    r->last_refresh_usec = 0;
+  return TRUE;
+}
+
+static void
+fingerprint_add (GChecksum *sum, guint8 tag, const char *value)
+{
+  guint8 header[9];
+  guint64 len = value != NULL ? strlen (value) : 0;
+
+  header[0] = tag;
+  for (int i = 0; i < 8; i++)
+    header[1 + i] = (guint8) (len >> (8 * i));
+  /* An absent value and an empty one differ: the tag's high bit marks NULL. */
+  if (value == NULL)
+    header[0] |= 0x80;
+  g_checksum_update (sum, header, sizeof header);
+  if (len > 0)
+    g_checksum_update (sum, (const guchar *) value, (gssize) len);
+}
+
+static void
+compute_fingerprint (AuthRecord *r)
+{
+  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+
+  g_checksum_update (sum, (const guchar *) "codex-authd-record-v1", -1);
+  fingerprint_add (sum, 1, auth_mode_to_string (r->mode));
+  fingerprint_add (sum, 2, r->mode_field);
+  if (r->mode == AUTH_MODE_UNSUPPORTED)
+    {
+      /* Nothing of it is interpreted, so all of it is material. */
+      g_autoptr(CodexSecret) json = auth_record_serialize (r);
+      fingerprint_add (sum, 3, json);
+    }
+  else
+    {
+      fingerprint_add (sum, 4, r->api_key);
+      fingerprint_add (sum, 5, r->has_tokens ? "tokens" : NULL);
+      fingerprint_add (sum, 6, r->id_token);
+      fingerprint_add (sum, 7, r->access_token);
+      fingerprint_add (sum, 8, r->refresh_token);
+      fingerprint_add (sum, 9, r->account_id_field);
+    }
+  g_strlcpy (r->fingerprint, g_checksum_get_string (sum), sizeof r->fingerprint);
+}
+
+static char *
+printable_mode_name (const char *mode)
+{
+  g_autofree char *shortened = g_strndup (mode, 64);
+
+  return g_strescape (shortened, NULL);
+}
+
+static void
+compute_usability (AuthRecord *r)
+{
+  switch (r->mode)
+    {
+    case AUTH_MODE_API_KEY:
+      if (r->api_key == NULL || r->api_key[0] == '\0')
+        r->unusable_reason = g_strdup ("the record is in API-key mode but has no OPENAI_API_KEY");
+      break;
+    case AUTH_MODE_CHATGPT:
+      if (!r->has_tokens)
+        r->unusable_reason = g_strdup ("the record is in ChatGPT mode but has no tokens");
+      break;
+    case AUTH_MODE_UNSUPPORTED:
+    default:
+      {
+        g_autofree char *name = printable_mode_name (r->mode_field);
+        r->unusable_reason = g_strdup_printf ("auth_mode \"%s\" is not supported by this version of "
+                                              PACKAGE_NAME "; the record is kept as it is", name);
+      }
+      break;
+    }
+}
+
+static void
+set_json_parse_error (GError **error, const GError *json_error)
+{
+  guint line = 0, column = 0;
+
+  /* json-glib reports "<data>:LINE:COLUMN: Parse error: ...". Only the
+   * position is passed on: the rest may quote bytes of the input. */
+  if (json_error != NULL &&
+      sscanf (json_error->message, "<data>:%u:%u", &line, &column) == 2)
+    g_set_error (error, AUTH_RECORD_ERROR, AUTH_RECORD_ERROR_INVALID_JSON,
+                 "not valid JSON (error at line %u, column %u)", line, column);
+  else
+    g_set_error_literal (error, AUTH_RECORD_ERROR, AUTH_RECORD_ERROR_INVALID_JSON,
+                         "not valid JSON");
+}
+
+AuthRecord *
+auth_record_parse (const char *data, gsize len, GError **error)
+{
+  static const char *const known[] = { "auth_mode", "OPENAI_API_KEY", "tokens", "last_refresh", NULL };
+  static const char *const only_mode[] = { "auth_mode", NULL };
+  g_autoptr(AuthRecord) r = NULL;
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GError) json_error = NULL;
+  const char *invalid_at = NULL;
+  JsonNode *root_node;
+  JsonObject *root;
+  gboolean ok;
+
+  if (len > AUTH_RECORD_MAX_SIZE)
+    {
+      g_set_error (error, AUTH_RECORD_ERROR, AUTH_RECORD_ERROR_TOO_LARGE,
+                   "the record is %" G_GSIZE_FORMAT " bytes, more than the %d byte limit",
+                   len, AUTH_RECORD_MAX_SIZE);
+      return NULL;
+    }
+  if (!g_utf8_validate_len (data, len, &invalid_at))
+    {
+      g_set_error (error, AUTH_RECORD_ERROR, AUTH_RECORD_ERROR_INVALID_UTF8,
+                   "not valid UTF-8 (bad byte at offset %" G_GSIZE_FORMAT ")",
+                   (gsize) (invalid_at - data));
+      return NULL;
+    }
+
+  parser = json_parser_new ();
+  if (len == 0 || !json_parser_load_from_data (parser, data, (gssize) len, &json_error))
+    {
+      set_json_parse_error (error, json_error);
+      return NULL;
+    }
+  root_node = json_parser_get_root (parser);
+  if (root_node == NULL || !JSON_NODE_HOLDS_OBJECT (root_node))
+    {
+      g_set_error_literal (error, AUTH_RECORD_ERROR, AUTH_RECORD_ERROR_INVALID_SHAPE,
+                           "the record must be a JSON object");
+      return NULL;
+    }
+  root = json_node_get_object (root_node);
+
+  r = auth_record_new ();
+  ok = read_optional_string (root, "auth_mode", "auth_mode", &r->has_mode_field, &r->mode_field, error);
+  if (ok && r->mode_field != NULL && g_strcmp0 (r->mode_field, "apikey") != 0 &&
+      g_strcmp0 (r->mode_field, "chatgpt") != 0)
+    {
+      /* A mode from a newer Codex: keep every other member untouched. */
+      r->mode = AUTH_MODE_UNSUPPORTED;
+      copy_unknown_members (root, r->extra, only_mode);
+    }
+  else if (ok)
+    {
+      ok = read_optional_string (root, "OPENAI_API_KEY", "OPENAI_API_KEY",
+                                 &r->has_api_key_field, &r->api_key, error) &&
+           parse_tokens (r, root, error) &&
+           parse_last_refresh (r, root, error);
+      if (ok)
+        {
+          copy_unknown_members (root, r->extra, known);
+          if (g_strcmp0 (r->mode_field, "apikey") == 0)
+            r->mode = AUTH_MODE_API_KEY;
+          else if (g_strcmp0 (r->mode_field, "chatgpt") == 0)
+            r->mode = AUTH_MODE_CHATGPT;
+          else
+            r->mode = r->api_key != NULL ? AUTH_MODE_API_KEY : AUTH_MODE_CHATGPT;
+        }
+    }
+
+  if (r->mode != AUTH_MODE_UNSUPPORTED)
+    wipe_secret_members (root);
+  if (!ok)
+    return NULL;
+
+  compute_usability (r);
+  compute_fingerprint (r);
+  return g_steal_pointer (&r);
+}
+
+static void
+add_string_or_null (JsonBuilder *b, const char *name, const char *value)
+{
+  json_builder_set_member_name (b, name);
+  if (value != NULL)
+    json_builder_add_string_value (b, value);
+  else
+    json_builder_add_null_value (b);
+}
+
+static void
+add_members (JsonBuilder *b, JsonObject *object)
+{
+  g_autoptr(GList) members = NULL;
+
+  if (object == NULL)
+    return;
+  members = json_object_get_members (object);
+  for (GList *l = members; l != NULL; l = l->next)
+    {
+      json_builder_set_member_name (b, l->data);
+      json_builder_add_value (b, json_node_copy (json_object_get_member (object, l->data)));
+    }
+}
+
+char *
+auth_record_serialize (const AuthRecord *r)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonGenerator) gen = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  char *out;
+
+  g_return_val_if_fail (r != NULL, NULL);
+
+  json_builder_begin_object (b);
+  if (r->has_mode_field)
+    add_string_or_null (b, "auth_mode", r->mode_field);
+  if (r->mode != AUTH_MODE_UNSUPPORTED)
+    {
+      if (r->has_api_key_field)
+        add_string_or_null (b, "OPENAI_API_KEY", r->api_key);
+      if (r->has_tokens)
+        {
+          json_builder_set_member_name (b, "tokens");
+          json_builder_begin_object (b);
+          add_string_or_null (b, "id_token", r->id_token);
+          add_string_or_null (b, "access_token", r->access_token);
+          add_string_or_null (b, "refresh_token", r->refresh_token);
+          if (r->has_account_id_field)
+            add_string_or_null (b, "account_id", r->account_id_field);
+          add_members (b, r->tokens_extra);
+          json_builder_end_object (b);
+        }
+      else if (r->has_tokens_field)
+        {
+          json_builder_set_member_name (b, "tokens");
+          json_builder_add_null_value (b);
+        }
+      if (r->has_last_refresh_field)
+        add_string_or_null (b, "last_refresh", r->last_refresh_str);
+    }
+  add_members (b, r->extra);
+  json_builder_end_object (b);
+
+  root = json_builder_get_root (b);
+  gen = json_generator_new ();
+  json_generator_set_root (gen, root);
+  out = json_generator_to_data (gen, NULL);
+  if (r->mode != AUTH_MODE_UNSUPPORTED)
+    wipe_secret_members (json_node_get_object (root));
+  return out;
+}
+
+const char *
+auth_mode_to_string (AuthMode mode)
+{
+  switch (mode)
+    {
+    case AUTH_MODE_API_KEY:
+      return "apikey";
+    case AUTH_MODE_CHATGPT:
+      return "chatgpt";
+    case AUTH_MODE_UNSUPPORTED:
+    default:
+      return "unsupported";
+    }
+}
+
+AuthMode
+auth_record_get_mode (const AuthRecord *r)
+{
+  return r->mode;
+}
+
+const char *
+auth_record_get_mode_field (const AuthRecord *r)
+{
+  return r->mode_field;
+}
+
+gboolean
+auth_record_is_usable (const AuthRecord *r)
+{
+  return r->unusable_reason == NULL;
+}
+
+const char *
+auth_record_get_unusable_reason (const AuthRecord *r)
+{
+  return r->unusable_reason;
+}
+
+const char *
+auth_record_get_api_key (const AuthRecord *r)
+{
+  return r->api_key;
+}
+
+gboolean
+auth_record_has_tokens (const AuthRecord *r)
+{
+  return r->has_tokens;
+}
+
+const char *
+auth_record_get_id_token (const AuthRecord *r)
+{
+  return r->id_token;
+}
+
+const char *
+auth_record_get_access_token (const AuthRecord *r)
+{
+  return r->access_token;
+}
+
+const char *
+auth_record_get_refresh_token (const AuthRecord *r)
+{
+  return r->refresh_token;
+}
+
+const char *
+auth_record_get_account_id (const AuthRecord *r)
+{
+  return r->account_id_field != NULL ? r->account_id_field : r->id_claims.account_id;
+}
+
+const char *
+auth_record_get_email (const AuthRecord *r)
+{
+  return r->id_claims.email;
+}
+
+const char *
+auth_record_get_plan_type (const AuthRecord *r)
+{
+  return r->id_claims.plan_type;
+}
+
+const char *
+auth_record_get_user_id (const AuthRecord *r)
+{
+  return r->id_claims.user_id;
+}
+
+gint64
+auth_record_get_last_refresh (const AuthRecord *r)
+{
+  return r->last_refresh_usec;
+}
+
+gint64
+auth_record_get_access_token_expires (const AuthRecord *r)
+{
+  return r->access_expires_usec;
+}
+
+const char *
+auth_record_get_fingerprint (const AuthRecord *r)
+{
+  return r->fingerprint;
+}

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+#include <systemd/sd-bus.h>
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus, sd_bus_flush_close_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus_message, sd_bus_message_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus_slot, sd_bus_slot_unref)
+
+/* Called once when the connection fails (negative errno); the source is
+ * removed afterwards. */
+typedef void (*BusGlibErrorFunc) (int error, gpointer user_data);
+
+/* Dispatches @bus from the GLib main context @context (NULL: default): a
+ * GSource on the bus fd that follows sd_bus_get_events() and
+ * sd_bus_get_timeout(). Returns the source id. */
+guint bus_glib_attach (sd_bus *bus, GMainContext *context,
+                       BusGlibErrorFunc on_error, gpointer user_data);

@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "codex-authd"
+
+#include "config.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "auth-bus.h"
+#include "auth-manager.h"
+#include "bus-glib.h"
+#include "store-file.h"
+
+typedef struct {
+  GMainLoop *loop;
+  sd_bus *bus;
+  gboolean replace;
+  sd_bus_slot *name_slot;
+  sd_bus_slot *name_lost_slot;
+  guint bus_source_id;
+  int exit_status;
+} Daemon;
+
+static void
+daemon_quit (Daemon *d, int status)
+{
+  if (d->exit_status == EXIT_SUCCESS)
+    d->exit_status = status;
+  g_main_loop_quit (d->loop);
+}
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  Daemon *d = user_data;
+
+  g_message ("Terminating on signal");
+  daemon_quit (d, EXIT_SUCCESS);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_bus_error (int error, gpointer user_data)
+{
+  Daemon *d = user_data;
+
+  d->bus_source_id = 0; /* the source removes itself */
+  g_warning ("Lost the connection to the session bus: %s", g_strerror (-error));
+  daemon_quit (d, EXIT_FAILURE);
+}
+
+static int
+on_name_lost (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  Daemon *d = userdata;
+  const char *name = NULL;
+
+  if (sd_bus_message_read (m, "s", &name) >= 0 && g_strcmp0 (name, CODEX_AUTH_BUS_NAME) == 0)
+    {
+      g_message ("Another instance took over %s, exiting", CODEX_AUTH_BUS_NAME);
+      daemon_quit (d, EXIT_SUCCESS);
+    }
+  return 0;
+}
+
+static int
+on_request_name_reply (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+  Daemon *d = userdata;
+  uint32_t ret = 0;
+
+  d->name_slot = sd_bus_slot_unref (d->name_slot);
+  if (sd_bus_message_is_method_error (reply, NULL))
+    {
+      g_printerr ("Cannot own %s: %s\n", CODEX_AUTH_BUS_NAME, sd_bus_message_get_error (reply)->message);
+      daemon_quit (d, EXIT_FAILURE);
+      return 0;
+    }
+  if (sd_bus_message_read (reply, "u", &ret) < 0)
+    {
+      g_printerr ("Cannot own %s: unexpected reply from the bus\n", CODEX_AUTH_BUS_NAME);
+      daemon_quit (d, EXIT_FAILURE);
+      return 0;
+    }
+  /* 1: primary owner, 4: already the owner; 3: exists (we do not queue). */
+  if (ret == 1 || ret == 4)
+    g_message ("Serving %s on the session bus", CODEX_AUTH_BUS_NAME);
+  else
+    {
+      g_printerr ("%s is already owned by another process; use --replace to take it over\n",
+                  CODEX_AUTH_BUS_NAME);
+      daemon_quit (d, EXIT_FAILURE);
+    }
+  return 0;
+}
+
+static void
+request_name (Daemon *d)
+{
+  uint32_t flags = 0x1 /* DBUS_NAME_FLAG_ALLOW_REPLACEMENT */ | 0x4 /* DO_NOT_QUEUE */;
+  int r;
+
+  if (d->replace)
+    flags |= 0x2; /* DBUS_NAME_FLAG_REPLACE_EXISTING */
+
+  /* Asked for with a plain call rather than sd_bus_request_name_async, so
+   * that "exists" arrives as a reply code this program explains itself. */
+  r = sd_bus_call_method_async (d->bus, &d->name_slot, "org.freedesktop.DBus",
+                                "/org/freedesktop/DBus", "org.freedesktop.DBus", "RequestName",
+                                on_request_name_reply, d, "su", CODEX_AUTH_BUS_NAME, flags);
+  if (r < 0)
+    {
+      g_printerr ("Cannot request %s: %s\n", CODEX_AUTH_BUS_NAME, g_strerror (-r));
+      daemon_quit (d, EXIT_FAILURE);
+    }
+}
+
+static void
+on_manager_changed (AuthManager *manager, gpointer user_data)
+{
+  Daemon *d = user_data;
+
+  /* The name is requested once the credentials were read the first time,
+   * so that the first caller gets a real answer. */
+  if (d->name_slot == NULL && d->name_lost_slot == NULL && auth_manager_is_loaded (manager))
+    {
+      int r = sd_bus_match_signal_async (d->bus, &d->name_lost_slot, "org.freedesktop.DBus",
+                                         "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                         "NameLost", on_name_lost, NULL, d);
+      if (r < 0)
+        g_warning ("Cannot watch for the loss of %s: %s, ignoring", CODEX_AUTH_BUS_NAME, g_strerror (-r));
+      request_name (d);
+    }
+}
+
+static char *
+resolve_codex_home (const char *option)
+{
+  const char *env = g_getenv ("CODEX_HOME");
+  g_autofree char *chosen = NULL;
+
+  if (option != NULL && option[0] != '\0')
+    chosen = g_strdup (option);
+  else if (env != NULL && env[0] != '\0')
+    chosen = g_strdup (env);
+  else
+    chosen = g_build_filename (g_get_home_dir (), ".codex", NULL);
+
+  if (!g_path_is_absolute (chosen))
+    {
+      g_autofree char *cwd = g_get_current_dir ();
+      g_autofree char *abs = g_build_filename (cwd, chosen, NULL);
+      g_free (chosen);
+      chosen = g_steal_pointer (&abs);
+    }
+  return g_canonicalize_filename (chosen, NULL);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(StoreFile) store = NULL;
+  g_autoptr(AuthManager) manager = NULL;
+  g_autoptr(AuthBus) auth_bus = NULL;
+  g_autofree char *codex_home_opt = NULL;
+  g_autofree char *codex_home = NULL;
+  gboolean verbose = FALSE, version = FALSE, replace = FALSE;
+  Daemon d = { 0 };
+  int r;
+  const GOptionEntry entries[] = {
+    { "replace", 'r', 0, G_OPTION_ARG_NONE, &replace, "Replace a running instance", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print debug messages", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+    { "codex-home", 0, 0, G_OPTION_ARG_FILENAME, &codex_home_opt,
+      "Codex home directory holding auth.json (default: $CODEX_HOME, else ~/.codex)", "DIR" },
+    { NULL }
+  };
+
+  setlocale (LC_ALL, "");
+
+  context = g_option_context_new (NULL);
+  g_option_context_set_summary (context, "Codex credential broker: serves " CODEX_AUTH_BUS_NAME
+                                         " on the session bus.");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("%s\nRun '%s --help' for the options.\n", error->message, g_get_prgname ());
+      return 2;
+    }
+  if (argc > 1)
+    {
+      g_printerr ("Unexpected argument \"%s\"\nRun '%s --help' for the options.\n", argv[1], g_get_prgname ());
+      return 2;
+    }
+  if (version)
+    {
+      printf ("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+      return EXIT_SUCCESS;
+    }
+  /* g_log_writer_default() writes to the journal when stderr is connected
+   * to it (under systemd) and to the console otherwise. */
+  if (verbose)
+    g_log_set_debug_enabled (TRUE);
+
+  codex_home = resolve_codex_home (codex_home_opt);
+  store = store_file_new (codex_home);
+  manager = auth_manager_new (store);
+  g_debug ("Credentials file: %s", store_file_get_path (store));
+
+  r = sd_bus_open_user (&d.bus);
+  if (r < 0)
+    {
+      g_printerr ("Cannot connect to the session bus: %s (is DBUS_SESSION_BUS_ADDRESS set?)\n",
+                  g_strerror (-r));
+      return EXIT_FAILURE;
+    }
+  (void) sd_bus_set_description (d.bus, PACKAGE_NAME);
+
+  d.loop = g_main_loop_new (NULL, FALSE);
+  d.replace = replace;
+  d.exit_status = EXIT_SUCCESS;
+  d.bus_source_id = bus_glib_attach (d.bus, NULL, on_bus_error, &d);
+  g_unix_signal_add (SIGTERM, on_signal, &d);
+  g_unix_signal_add (SIGINT, on_signal, &d);
+
+  auth_bus = auth_bus_new (d.bus, manager, &error);
+  if (auth_bus == NULL)
+    {
+      g_printerr ("%s\n", error->message);
+      return EXIT_FAILURE;
+    }
+  g_signal_connect (manager, "changed", G_CALLBACK (on_manager_changed), &d);
+  if (!auth_manager_start (manager, &error))
+    {
+      g_printerr ("Cannot watch %s: %s\n", codex_home, error->message);
+      return EXIT_FAILURE;
+    }
+
+  g_main_loop_run (d.loop);
+
+  g_signal_handlers_disconnect_by_data (manager, &d);
+  auth_manager_stop (manager);
+  g_clear_pointer (&auth_bus, auth_bus_free);
+  d.name_slot = sd_bus_slot_unref (d.name_slot);
+  d.name_lost_slot = sd_bus_slot_unref (d.name_lost_slot);
+  g_clear_handle_id (&d.bus_source_id, g_source_remove);
+  /* Sends what is still queued (replies, signals) before closing. */
+  sd_bus_flush_close_unref (d.bus);
+  g_main_loop_unref (d.loop);
+  return d.exit_status;
+}

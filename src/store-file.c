@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "codex-authd-store-file"
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "secret-util.h"
+#include "store-file.h"
+
+#define AUTH_FILE_NAME "auth.json"
+/* Events that arrive together (write + close, rename) become one reload. */
+#define CHANGE_COALESCE_MS 50
+
+struct _StoreFile {
+  GObject parent_instance;
+
+  char *codex_home;
+  char *path;
+  GFile *dir;
+  GFileMonitor *monitor;
+  guint coalesce_id;
+};
+
+G_DEFINE_TYPE (StoreFile, store_file, G_TYPE_OBJECT)
+
+enum {
+  SIGNAL_CHANGED,
+  N_SIGNALS
+};
+static guint signals[N_SIGNALS];
+
+static void
+store_file_finalize (GObject *object)
+{
+  StoreFile *self = STORE_FILE (object);
+
+  g_clear_handle_id (&self->coalesce_id, g_source_remove);
+  if (self->monitor != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->monitor, self);
+      g_file_monitor_cancel (self->monitor);
+      g_clear_object (&self->monitor);
+    }
+  g_clear_object (&self->dir);
+  g_free (self->codex_home);
+  g_free (self->path);
+  G_OBJECT_CLASS (store_file_parent_class)->finalize (object);
+}
+
+static void
+store_file_class_init (StoreFileClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = store_file_finalize;
+
+  signals[SIGNAL_CHANGED] = g_signal_new ("changed", G_TYPE_FROM_CLASS (klass),
+                                          G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                          G_TYPE_NONE, 0);
+}
+
+static void
+store_file_init (StoreFile *self)
+{
+}
+
+StoreFile *
+store_file_new (const char *codex_home)
+{
+  StoreFile *self;
+
+  g_return_val_if_fail (codex_home != NULL && g_path_is_absolute (codex_home), NULL);
+
+  self = g_object_new (STORE_TYPE_FILE, NULL);
+  self->codex_home = g_strdup (codex_home);
+  self->path = g_build_filename (codex_home, AUTH_FILE_NAME, NULL);
+  return self;
+}
+
+const char *
+store_file_get_path (StoreFile *self)
+{
+  return self->path;
+}
+
+const char *
+store_file_get_codex_home (StoreFile *self)
+{
+  return self->codex_home;
+}
+
+static gboolean
+emit_changed_cb (gpointer user_data)
+{
+  StoreFile *self = user_data;
+
+  self->coalesce_id = 0;
+  g_debug ("%s changed on disk", self->path);
+  g_signal_emit (self, signals[SIGNAL_CHANGED], 0);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+is_auth_file (GFile *file)
+{
+  g_autofree char *name = NULL;
+
+  if (file == NULL)
+    return FALSE;
+  name = g_file_get_basename (file);
+  return g_strcmp0 (name, AUTH_FILE_NAME) == 0;
+}
+
+static void
+monitor_changed_cb (GFileMonitor *monitor, GFile *file, GFile *other_file,
+                    GFileMonitorEvent event, gpointer user_data)
+{
+  StoreFile *self = user_data;
+
+  if (event == G_FILE_MONITOR_EVENT_ATTRIBUTE_CHANGED)
+    return;
+  /* A change of the directory itself (created, deleted) may make
+   * auth.json appear or disappear too. */
+  if (!is_auth_file (file) && !is_auth_file (other_file) &&
+      !g_file_equal (file, self->dir))
+    return;
+  if (self->coalesce_id == 0)
+    self->coalesce_id = g_timeout_add (CHANGE_COALESCE_MS, emit_changed_cb, self);
+}
+
+gboolean
+store_file_watch (StoreFile *self, GError **error)
+{
+  g_return_val_if_fail (self->monitor == NULL, FALSE);
+
+  /* A missing $CODEX_HOME is watched too: GLib notices when it appears. */
+  self->dir = g_file_new_for_path (self->codex_home);
+  self->monitor = g_file_monitor_directory (self->dir, G_FILE_MONITOR_WATCH_MOVES, NULL, error);
+  if (self->monitor == NULL)
+    return FALSE;
+  g_signal_connect (self->monitor, "changed", G_CALLBACK (monitor_changed_cb), self);
+  return TRUE;
+}
+
+/* Reads at most AUTH_RECORD_MAX_SIZE + 1 bytes, so an oversized file is
+ * recognised without reading all of it. */
+static gboolean
+read_bounded (int fd, GByteArray *buf, GError **error)
+{
+  guint8 chunk[8192];
+
+  for (;;)
+    {
+      gsize want = MIN (sizeof chunk, (gsize) AUTH_RECORD_MAX_SIZE + 1 - buf->len);
+      ssize_t n;
+
+      if (want == 0)
+        return TRUE;
+      n = read (fd, chunk, want);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved = errno;
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                       "read failed: %s", g_strerror (saved));
+          return FALSE;
+        }
+      if (n == 0)
+        break;
+      g_byte_array_append (buf, chunk, (guint) n);
+      codex_secret_wipe_bytes (chunk, (gsize) n);
+    }
+  return TRUE;
+}
+
+static void
+byte_array_wipe_free (GByteArray *buf)
+{
+  codex_secret_wipe_bytes (buf->data, buf->len);
+  g_byte_array_unref (buf);
+}
+
+AuthRecord *
+store_file_load_sync (StoreFile *self, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GByteArray) buf = NULL;
+  AuthRecord *record;
+  struct stat st;
+  int fd;
+
+  fd = open (self->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    {
+      int saved = errno;
+
+      if (saved == ENOENT)
+        return NULL; /* no credentials */
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "%s: cannot open: %s", self->path, g_strerror (saved));
+      return NULL;
+    }
+
+  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode))
+    {
+      close (fd);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
+                   "%s: not a regular file", self->path);
+      return NULL;
+    }
+  if (st.st_size > AUTH_RECORD_MAX_SIZE)
+    {
+      close (fd);
+      g_set_error (error, AUTH_RECORD_ERROR, AUTH_RECORD_ERROR_TOO_LARGE,
+                   "%s: the file is %lld bytes, more than the %d byte limit",
+                   self->path, (long long) st.st_size, AUTH_RECORD_MAX_SIZE);
+      return NULL;
+    }
+  if ((st.st_mode & 0077) != 0)
+    g_message ("%s is accessible by other users (mode %04o); it holds credentials, "
+               "consider chmod 600", self->path, (unsigned) (st.st_mode & 07777));
+
+  buf = g_byte_array_sized_new ((guint) st.st_size + 1);
+  if (!read_bounded (fd, buf, &local_error))
+    {
+      close (fd);
+      byte_array_wipe_free (g_steal_pointer (&buf));
+      g_set_error (error, local_error->domain, local_error->code,
+                   "%s: %s", self->path, local_error->message);
+      return NULL;
+    }
+  close (fd);
+
+  record = auth_record_parse ((const char *) buf->data, buf->len, &local_error);
+  byte_array_wipe_free (g_steal_pointer (&buf));
+  if (record == NULL)
+    {
+      g_set_error (error, local_error->domain, local_error->code,
+                   "%s: %s", self->path, local_error->message);
+      return NULL;
+    }
+  return record;
+}
+
+static void
+load_thread (GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
+{
+  StoreFile *self = source_object;
+  GError *error = NULL;
+  AuthRecord *record;
+
+  record = store_file_load_sync (self, &error);
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, record, (GDestroyNotify) auth_record_unref);
+}
+
+void
+store_file_load_async (StoreFile *self, GCancellable *cancellable,
+                       GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, store_file_load_async);
+  g_task_run_in_thread (task, load_thread);
+}
+
+AuthRecord *
+store_file_load_finish (StoreFile *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

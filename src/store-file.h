@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "auth-record.h"
+
+/* The file store: $CODEX_HOME/auth.json, read off the main loop, with a
+ * directory watch that reports changes made by other processes (the Codex
+ * CLI writes a temporary file and renames it onto auth.json). */
+#define STORE_TYPE_FILE (store_file_get_type ())
+G_DECLARE_FINAL_TYPE (StoreFile, store_file, STORE, FILE, GObject)
+
+StoreFile *store_file_new (const char *codex_home);
+const char *store_file_get_path (StoreFile *self);
+const char *store_file_get_codex_home (StoreFile *self);
+
+/* Starts watching $CODEX_HOME; "changed" is emitted (coalesced) after
+ * auth.json was created, replaced, modified or deleted. */
+gboolean store_file_watch (StoreFile *self, GError **error);
+
+/* Reads and parses auth.json in a worker thread. The result is a record, or
+ * NULL with no error when there is no auth.json, or NULL with an error that
+ * names the file and the problem (no secret in it). */
+void store_file_load_async (StoreFile *self, GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data);
+AuthRecord *store_file_load_finish (StoreFile *self, GAsyncResult *result, GError **error);
+
+/* The same, in the calling thread (for tools and tests, not the daemon's loop). */
+AuthRecord *store_file_load_sync (StoreFile *self, GError **error);
