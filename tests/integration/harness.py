@@ -1,0 +1,294 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Runs the built codex-authd on a private dbus-daemon for integration tests.
+
+Each test module gets its own dbus-daemon; each test gets fresh HOME,
+CODEX_HOME and XDG_* directories and its own daemon process. The hooks are
+environment variables, documented in tests/README.md:
+
+  CODEX_AUTHD            path of the daemon binary under test (required)
+  CODEX_AUTHD_XML        path of dbus-interfaces/org.codex.Auth1.xml
+  CODEX_AUTHD_TEST_KEEP  keep the temporary directories (for debugging)
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+import base64
+
+from gi.repository import Gio, GLib
+
+BUS_NAME = "org.codex.Auth1"
+OBJECT_PATH = "/org/codex/Auth1"
+INTERFACE = "org.codex.Auth1"
+
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:tmpdir={tmpdir}</listen>
+  <auth>EXTERNAL</auth>
+  <!-- No <servicedir>: nothing is activated behind the tests' back. -->
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+    <!-- Lets a test connect as another user, to check that the daemon
+         refuses callers with a different UID. -->
+    <allow user="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def make_jwt(payload: dict) -> str:
+    header = b64url(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
+    body = b64url(json.dumps(payload, separators=(",", ":")).encode())
+    return f"{header}.{body}.c2lnbmF0dXJl"
+
+
+def chatgpt_record(email="user@example.com", plan="plus", account="acc-123",
+                   access_exp=1893456000, access_tag="A1", refresh="rt-secret-1",
+                   last_refresh="2026-11-01T12:00:00Z"):
+    id_token = make_jwt({
+        "email": email,
+        "https://api.openai.com/auth": {
+            "chatgpt_plan_type": plan,
+            "chatgpt_account_id": account,
+            "chatgpt_user_id": "user-42",
+        },
+    })
+    access = make_jwt({"exp": access_exp, "tag": access_tag})
+    return {
+        "auth_mode": "chatgpt",
+        "OPENAI_API_KEY": None,
+        "tokens": {
+            "id_token": id_token,
+            "access_token": access,
+            "refresh_token": refresh,
+            "account_id": account,
+        },
+        "last_refresh": last_refresh,
+    }
+
+
+def apikey_record(key="sk-test-key-1"):
+    return {"auth_mode": "apikey", "OPENAI_API_KEY": key}
+
+
+class PrivateBus:
+    """A dbus-daemon of our own, with an address to hand to the daemon."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="codex-authd-bus-")
+        # The socket lives here; a test connects as another user too.
+        os.chmod(self.dir, 0o755)
+        config = os.path.join(self.dir, "bus.conf")
+        with open(config, "w") as f:
+            f.write(BUS_CONFIG.format(tmpdir=self.dir))
+        self.proc = subprocess.Popen(
+            ["dbus-daemon", "--config-file", config, "--nofork", "--print-address=1"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.address = self.proc.stdout.readline().strip()
+        if not self.address:
+            raise RuntimeError("dbus-daemon did not start")
+
+    def connect(self):
+        return Gio.DBusConnection.new_for_address_sync(
+            self.address,
+            Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
+            | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,
+            None, None)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.proc.stdout.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def pump(timeout=0.05):
+    """Runs the default main context for @timeout seconds."""
+    ctx = GLib.MainContext.default()
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        ctx.iteration(False)
+        time.sleep(0.005)
+    while ctx.pending():
+        ctx.iteration(False)
+
+
+def wait_until(predicate, timeout=10.0, what="condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        pump(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class DaemonTestCase(unittest.TestCase):
+    """Base class: one private bus per module (class), one daemon per test."""
+
+    bus = None
+    daemon_args = []
+
+    @classmethod
+    def setUpClass(cls):
+        cls.binary = os.environ["CODEX_AUTHD"]
+        cls.bus = PrivateBus()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.bus is not None:
+            cls.bus.stop()
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="codex-authd-test-")
+        self.home = os.path.join(self.tmp, "home")
+        self.codex_home = os.path.join(self.home, ".codex")
+        os.makedirs(self.codex_home, mode=0o700)
+        self.env = dict(os.environ)
+        self.env.update({
+            "HOME": self.home,
+            "CODEX_HOME": self.codex_home,
+            "XDG_CONFIG_HOME": os.path.join(self.tmp, "config"),
+            "XDG_STATE_HOME": os.path.join(self.tmp, "state"),
+            "XDG_DATA_HOME": os.path.join(self.tmp, "data"),
+            "XDG_CACHE_HOME": os.path.join(self.tmp, "cache"),
+            "XDG_RUNTIME_DIR": os.path.join(self.tmp, "runtime"),
+            "DBUS_SESSION_BUS_ADDRESS": self.bus.address,
+        })
+        for d in ("config", "state", "data", "cache", "runtime"):
+            os.makedirs(os.path.join(self.tmp, d), mode=0o700)
+        self.conn = self.bus.connect()
+        self.daemons = []
+        self.signals = []
+        self._sub = self.conn.signal_subscribe(
+            None, "org.freedesktop.DBus.Properties", "PropertiesChanged",
+            OBJECT_PATH, None, Gio.DBusSignalFlags.NONE, self._on_signal)
+
+    def tearDown(self):
+        self.conn.signal_unsubscribe(self._sub)
+        for proc, log in self.daemons:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                    self.fail("the daemon did not exit on SIGTERM")
+        self.conn.close_sync(None)
+        for proc, log in self.daemons:
+            with open(log, errors="replace") as f:
+                text = f.read()
+            expected = getattr(proc, "expected_returncode", 0)
+            bad = (proc.returncode != expected or "AddressSanitizer" in text
+                   or "LeakSanitizer" in text or "runtime error:" in text)
+            if bad:
+                print(f"--- daemon log {log} (exit {proc.returncode}) ---\n{text}")
+            self.assertFalse(bad, f"daemon exited {proc.returncode} (expected {expected}) "
+                                  "or reported a sanitizer error; log above")
+        if not os.environ.get("CODEX_AUTHD_TEST_KEEP"):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # -- daemon ------------------------------------------------------------
+
+    def start_daemon(self, *extra, wait=True):
+        log = os.path.join(self.tmp, f"daemon-{len(self.daemons)}.log")
+        with open(log, "w") as logf:
+            proc = subprocess.Popen([self.binary, "--verbose", *self.daemon_args, *extra],
+                                    env=self.env, stdout=logf, stderr=subprocess.STDOUT)
+        self.daemons.append((proc, log))
+        if wait:
+            wait_until(lambda: self.name_has_owner() or proc.poll() is not None,
+                       what="the daemon to own " + BUS_NAME)
+            if proc.poll() is not None:
+                with open(log) as f:
+                    self.fail(f"daemon exited early ({proc.returncode}):\n{f.read()}")
+        return proc
+
+    def stop_daemon(self, proc):
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+        return proc.returncode
+
+    def daemon_log(self, index=-1):
+        with open(self.daemons[index][1], errors="replace") as f:
+            return f.read()
+
+    def name_has_owner(self):
+        reply = self.conn.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                    "org.freedesktop.DBus", "NameHasOwner",
+                                    GLib.Variant("(s)", (BUS_NAME,)), None,
+                                    Gio.DBusCallFlags.NONE, 5000, None)
+        return reply.unpack()[0]
+
+    # -- calls -------------------------------------------------------------
+
+    def call(self, method, params=None, iface=INTERFACE, timeout_ms=10000):
+        reply = self.conn.call_sync(BUS_NAME, OBJECT_PATH, iface, method, params, None,
+                                    Gio.DBusCallFlags.NONE, timeout_ms, None)
+        return reply.unpack() if reply is not None else None
+
+    def call_error(self, method, params=None, iface=INTERFACE):
+        """Makes a call that must fail; returns (D-Bus error name, message)."""
+        try:
+            self.call(method, params, iface)
+        except GLib.Error as e:
+            name = Gio.DBusError.get_remote_error(e)
+            Gio.DBusError.strip_remote_error(e)
+            return name, e.message
+        self.fail(f"{method} succeeded but was expected to fail")
+
+    def get_auth_status(self, include_token=False, refresh_token=False):
+        return self.call("GetAuthStatus", GLib.Variant("(bb)", (include_token, refresh_token)))
+
+    def details(self, **options):
+        opts = {k.replace("_", "-"): GLib.Variant("b", v) for k, v in options.items()}
+        return self.call("GetAuthStatusDetails", GLib.Variant("(a{sv})", (opts,)))[0]
+
+    def prop(self, name):
+        return self.call("Get", GLib.Variant("(ss)", (INTERFACE, name)),
+                         iface="org.freedesktop.DBus.Properties")[0]
+
+    def all_props(self):
+        return self.call("GetAll", GLib.Variant("(s)", (INTERFACE,)),
+                         iface="org.freedesktop.DBus.Properties")[0]
+
+    # -- signals -----------------------------------------------------------
+
+    def _on_signal(self, conn, sender, path, iface, member, params):
+        interface, changed, invalidated = params.unpack()
+        if interface == INTERFACE:
+            self.signals.append((time.monotonic(), changed, invalidated))
+
+    def clear_signals(self):
+        pump(0.05)
+        self.signals.clear()
+
+    # -- credentials on disk -----------------------------------------------
+
+    @property
+    def auth_json(self):
+        return os.path.join(self.codex_home, "auth.json")
+
+    def write_auth_atomically(self, record):
+        """Writes auth.json the way the Codex CLI does: temp file + rename."""
+        data = record if isinstance(record, (bytes, str)) else json.dumps(record, separators=(",", ":"))
+        if isinstance(data, str):
+            data = data.encode()
+        fd, tmp = tempfile.mkstemp(prefix=".auth-", dir=self.codex_home)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o600)
+        os.rename(tmp, self.auth_json)
