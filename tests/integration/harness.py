@@ -292,3 +292,30 @@ class DaemonTestCase(unittest.TestCase):
             f.write(data)
         os.chmod(tmp, 0o600)
         os.rename(tmp, self.auth_json)
+
+
+# Exit status meson reads as "skipped".
+EXIT_SKIPPED = 77
+
+
+def main(module, classes):
+    """`--list` prints the test ids; `ID...` runs them. A run in which every
+    test was skipped exits 77, so meson reports it as skipped (with the
+    reason printed), never as passed."""
+    import sys
+    args = sys.argv[1:]
+    if args == ["--list"]:
+        loader = unittest.TestLoader()
+        for cls in classes:
+            for name in loader.getTestCaseNames(cls):
+                print(f"{cls.__name__}.{name}")
+        return 0
+    suite = unittest.TestLoader().loadTestsFromNames(args or [c.__name__ for c in classes], module)
+    result = unittest.TextTestRunner(verbosity=2).run(suite)
+    if not result.wasSuccessful():
+        return 1
+    if result.testsRun > 0 and len(result.skipped) == result.testsRun:
+        for test, reason in result.skipped:
+            print(f"SKIP {test.id()}: {reason}")
+        return EXIT_SKIPPED
+    return 0

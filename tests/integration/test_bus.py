@@ -415,15 +415,5 @@ print("PING")
             wait_until(lambda: not self.name_has_owner(), what="the name to be released")
 
 
-def list_tests():
-    loader = unittest.TestLoader()
-    for cls in (TestBus,):
-        for name in loader.getTestCaseNames(cls):
-            print(f"{cls.__name__}.{name}")
-
-
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--list"]:
-        list_tests()
-    else:
-        unittest.main(verbosity=2)
+    sys.exit(harness.main(sys.modules[__name__], [TestBus]))
