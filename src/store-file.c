@@ -23,6 +23,8 @@ struct _StoreFile {
   char *path;
   GFile *dir;
   GFileMonitor *monitor;
+  /* Only while $CODEX_HOME does not exist: tells when it is created. */
+  GFileMonitor *parent_monitor;
   guint coalesce_id;
 };
 
@@ -35,17 +37,23 @@ enum {
 static guint signals[N_SIGNALS];
 
 static void
+drop_monitor (StoreFile *self, GFileMonitor **monitor)
+{
+  if (*monitor == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (*monitor, self);
+  g_file_monitor_cancel (*monitor);
+  g_clear_object (monitor);
+}
+
+static void
 store_file_finalize (GObject *object)
 {
   StoreFile *self = STORE_FILE (object);
 
   g_clear_handle_id (&self->coalesce_id, g_source_remove);
-  if (self->monitor != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (self->monitor, self);
-      g_file_monitor_cancel (self->monitor);
-      g_clear_object (&self->monitor);
-    }
+  drop_monitor (self, &self->monitor);
+  drop_monitor (self, &self->parent_monitor);
   g_clear_object (&self->dir);
   g_free (self->codex_home);
   g_free (self->path);
@@ -79,6 +87,7 @@ store_file_new (const char *codex_home)
   self = g_object_new (STORE_TYPE_FILE, NULL);
   self->codex_home = g_strdup (codex_home);
   self->path = g_build_filename (codex_home, AUTH_FILE_NAME, NULL);
+  self->dir = g_file_new_for_path (codex_home);
   return self;
 }
 
@@ -117,20 +126,82 @@ is_auth_file (GFile *file)
 }
 
 static void
+schedule_changed (StoreFile *self)
+{
+  if (self->coalesce_id == 0)
+    self->coalesce_id = g_timeout_add (CHANGE_COALESCE_MS, emit_changed_cb, self);
+}
+
+static gboolean arm_monitors (StoreFile *self, GError **error);
+
+static void
 monitor_changed_cb (GFileMonitor *monitor, GFile *file, GFile *other_file,
                     GFileMonitorEvent event, gpointer user_data)
 {
   StoreFile *self = user_data;
+  gboolean about_dir = g_file_equal (file, self->dir);
 
   if (event == G_FILE_MONITOR_EVENT_ATTRIBUTE_CHANGED)
     return;
-  /* A change of the directory itself (created, deleted) may make
-   * auth.json appear or disappear too. */
-  if (!is_auth_file (file) && !is_auth_file (other_file) &&
-      !g_file_equal (file, self->dir))
+  if (!is_auth_file (file) && !is_auth_file (other_file) && !about_dir)
     return;
-  if (self->coalesce_id == 0)
-    self->coalesce_id = g_timeout_add (CHANGE_COALESCE_MS, emit_changed_cb, self);
+  if (about_dir && (event == G_FILE_MONITOR_EVENT_DELETED || event == G_FILE_MONITOR_EVENT_MOVED_OUT ||
+                    event == G_FILE_MONITOR_EVENT_RENAMED))
+    {
+      /* $CODEX_HOME itself went away: watch for it to come back. */
+      g_autoptr(GError) error = NULL;
+      if (!arm_monitors (self, &error))
+        g_warning ("Cannot watch %s: %s, ignoring", self->codex_home, error->message);
+    }
+  schedule_changed (self);
+}
+
+static void
+parent_changed_cb (GFileMonitor *monitor, GFile *file, GFile *other_file,
+                   GFileMonitorEvent event, gpointer user_data)
+{
+  StoreFile *self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_file_equal (file, self->dir) && (other_file == NULL || !g_file_equal (other_file, self->dir)))
+    return;
+  if (!g_file_query_exists (self->dir, NULL))
+    return;
+  /* $CODEX_HOME appeared (a first Codex login): watch it directly now, and
+   * read it, since auth.json may be in it already. */
+  g_debug ("%s was created", self->codex_home);
+  if (!arm_monitors (self, &error))
+    g_warning ("Cannot watch %s: %s, ignoring", self->codex_home, error->message);
+  schedule_changed (self);
+}
+
+static gboolean
+arm_monitors (StoreFile *self, GError **error)
+{
+  drop_monitor (self, &self->monitor);
+  drop_monitor (self, &self->parent_monitor);
+
+  self->monitor = g_file_monitor_directory (self->dir, G_FILE_MONITOR_WATCH_MOVES, NULL, error);
+  if (self->monitor == NULL)
+    return FALSE;
+  g_signal_connect (self->monitor, "changed", G_CALLBACK (monitor_changed_cb), self);
+
+  /* GLib watches a missing directory by polling every few seconds; the
+   * parent's watch notices its creation at once. */
+  if (!g_file_query_exists (self->dir, NULL))
+    {
+      g_autoptr(GFile) parent = g_file_get_parent (self->dir);
+      g_autoptr(GError) local_error = NULL;
+
+      if (parent != NULL)
+        self->parent_monitor = g_file_monitor_directory (parent, G_FILE_MONITOR_WATCH_MOVES,
+                                                         NULL, &local_error);
+      if (self->parent_monitor != NULL)
+        g_signal_connect (self->parent_monitor, "changed", G_CALLBACK (parent_changed_cb), self);
+      else if (local_error != NULL)
+        g_debug ("Cannot watch the parent of %s: %s, ignoring", self->codex_home, local_error->message);
+    }
+  return TRUE;
 }
 
 gboolean
@@ -138,13 +209,7 @@ store_file_watch (StoreFile *self, GError **error)
 {
   g_return_val_if_fail (self->monitor == NULL, FALSE);
 
-  /* A missing $CODEX_HOME is watched too: GLib notices when it appears. */
-  self->dir = g_file_new_for_path (self->codex_home);
-  self->monitor = g_file_monitor_directory (self->dir, G_FILE_MONITOR_WATCH_MOVES, NULL, error);
-  if (self->monitor == NULL)
-    return FALSE;
-  g_signal_connect (self->monitor, "changed", G_CALLBACK (monitor_changed_cb), self);
-  return TRUE;
+  return arm_monitors (self, error);
 }
 
 /* Reads at most AUTH_RECORD_MAX_SIZE + 1 bytes, so an oversized file is

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from gi.repository import GLib  # noqa: E402
+from gi.repository import Gio, GLib  # noqa: E402
 
 import harness  # noqa: E402
 from harness import (DaemonTestCase, apikey_record, chatgpt_record,  # noqa: E402
@@ -139,8 +139,18 @@ class TestBus(DaemonTestCase):
         self.assertEqual(self.prop("StoreState"), "ok")
         os.makedirs(self.codex_home, mode=0o700)
         self.write_auth_atomically(apikey_record("sk-late"))
-        wait_until(lambda: self.get_auth_status(True, False)[1] == "sk-late", timeout=15,
+        start = time.monotonic()
+        wait_until(lambda: self.get_auth_status(True, False)[1] == "sk-late", timeout=5,
                    what="the new CODEX_HOME to be noticed")
+        print(f"new CODEX_HOME noticed after {(time.monotonic() - start) * 1000:.0f} ms")
+        # Removed and created again (a logout that deletes the directory).
+        os.unlink(self.auth_json)
+        os.rmdir(self.codex_home)
+        wait_until(lambda: self.get_auth_status()[0] == "", timeout=5, what="the removal")
+        os.makedirs(self.codex_home, mode=0o700)
+        self.write_auth_atomically(apikey_record("sk-again"))
+        wait_until(lambda: self.get_auth_status(True, False)[1] == "sk-again", timeout=5,
+                   what="the recreated CODEX_HOME to be noticed")
 
     def test_details(self):
         record = chatgpt_record()
@@ -295,6 +305,17 @@ class TestBus(DaemonTestCase):
         self.write_auth_atomically(apikey_record("sk-reloaded"))
         self.call("Reload")
         self.assertEqual(self.get_auth_status(True, False), ("apikey", "sk-reloaded", True))
+        # Many at once: every one is answered, after a read that began
+        # after it arrived.
+        results = []
+        for _ in range(50):
+            self.conn.call(harness.BUS_NAME, harness.OBJECT_PATH, INTERFACE, "Reload", None, None,
+                           Gio.DBusCallFlags.NONE, 10000, None,
+                           lambda c, res: results.append(c.call_finish(res)))
+        self.write_auth_atomically(apikey_record("sk-during"))
+        wait_until(lambda: len(results) == 50, timeout=10, what="50 Reload replies")
+        self.call("Reload")
+        self.assertEqual(self.get_auth_status(True, False), ("apikey", "sk-during", True))
 
     # -- bad callers -------------------------------------------------------
 
