@@ -182,23 +182,74 @@ append_property_value (sd_bus_message *reply, const PropertyInfo *info, const Au
 /* ---- methods ----------------------------------------------------------- */
 
 static int
+reply_auth_status (AuthBus *self, sd_bus_message *m, gboolean include_token)
+{
+  const char *token = include_token ? auth_manager_get_token (self->manager) : NULL;
+
+  return sd_bus_reply_method_return (m, "ssb", self->status.auth_method,
+                                     token != NULL ? token : "", 1);
+}
+
+static int reply_auth_status_details (AuthBus *self, sd_bus_message *m, gboolean include_token);
+
+/* A call waiting for the refresh in flight. */
+typedef struct {
+  AuthBus *self;
+  sd_bus_message *m;
+  gboolean include_token;
+  gboolean details;
+} PendingCall;
+
+static void
+refresh_wait_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PendingCall *call = user_data;
+  int r;
+
+  auth_manager_refresh_finish (AUTH_MANAGER (source), result);
+  /* Whatever the refresh gave, answer with what there is now: a refresh
+   * failure never fails the call. */
+  if (call->details)
+    r = reply_auth_status_details (call->self, call->m, call->include_token);
+  else
+    r = reply_auth_status (call->self, call->m, call->include_token);
+  if (r < 0)
+    g_debug ("Cannot reply after the refresh: %s, ignoring", g_strerror (-r));
+  sd_bus_message_unref (call->m);
+  g_free (call);
+}
+
+/* Answers now, or after a refresh when one is asked for or due. */
+static int
+answer_or_wait (AuthBus *self, sd_bus_message *m, gboolean include_token, gboolean refresh_token,
+                gboolean details)
+{
+  PendingCall *call;
+
+  if (!auth_manager_refresh_needed (self->manager, refresh_token, include_token))
+    return details ? reply_auth_status_details (self, m, include_token)
+                   : reply_auth_status (self, m, include_token);
+
+  call = g_new0 (PendingCall, 1);
+  call->self = self;
+  call->m = sd_bus_message_ref (m);
+  call->include_token = include_token;
+  call->details = details;
+  auth_manager_refresh_async (self->manager, refresh_wait_cb, call);
+  return 1;
+}
+
+static int
 method_get_auth_status (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
   AuthBus *self = userdata;
   int include_token = 0, refresh_token = 0;
-  const char *token = NULL;
   int r;
 
   r = sd_bus_message_read (m, "bb", &include_token, &refresh_token);
   if (r < 0)
     return r;
-
-  /* refresh_token is accepted and has nothing to do until the refresh
-   * engine exists: a refresh never makes this method fail. */
-  if (include_token)
-    token = auth_manager_get_token (self->manager);
-  return sd_bus_reply_method_return (m, "ssb", self->status.auth_method,
-                                     token != NULL ? token : "", 1);
+  return answer_or_wait (self, m, include_token, refresh_token, FALSE);
 }
 
 typedef struct {
@@ -251,20 +302,11 @@ read_details_options (sd_bus_message *m, DetailsOptions *opts, sd_bus_error *ret
 }
 
 static int
-method_get_auth_status_details (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+reply_auth_status_details (AuthBus *self, sd_bus_message *m, gboolean include_token)
 {
-  AuthBus *self = userdata;
   g_autoptr(sd_bus_message) reply = NULL;
-  DetailsOptions opts = { 0 };
-  const char *token = NULL;
+  const char *token = include_token ? auth_manager_get_token (self->manager) : NULL;
   int r;
-
-  r = read_details_options (m, &opts, ret_error);
-  if (r < 0)
-    return r;
-
-  if (opts.include_token)
-    token = auth_manager_get_token (self->manager);
 
   r = sd_bus_message_new_method_return (m, &reply);
   if (r < 0)
@@ -288,6 +330,19 @@ method_get_auth_status_details (sd_bus_message *m, void *userdata, sd_bus_error 
   if (r < 0)
     return r;
   return sd_bus_send (NULL, reply, NULL);
+}
+
+static int
+method_get_auth_status_details (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  AuthBus *self = userdata;
+  DetailsOptions opts = { 0 };
+  int r;
+
+  r = read_details_options (m, &opts, ret_error);
+  if (r < 0)
+    return r;
+  return answer_or_wait (self, m, opts.include_token, opts.refresh_token, TRUE);
 }
 
 static void

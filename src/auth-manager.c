@@ -6,30 +6,48 @@
 #include "auth-error.h"
 #include "auth-manager.h"
 
-typedef enum {
-  STORE_STATE_OK,
-  STORE_STATE_ERROR,
-} StoreState;
+#define SAVE_RETRY_MAX_SECONDS 60
 
 struct _AuthManager {
   GObject parent_instance;
 
-  StoreFile *store;
-  gulong store_changed_id;
+  AuthBackend *backend;
   GCancellable *cancellable;
+  int pending_ops; /* backend operations not finished yet */
 
-  /* The record in use: the last one read successfully (NULL: none). */
+  /* The record in use (NULL: none). */
   AuthRecord *record;
+  /* Fingerprint of what the store held when last read ("" for nothing). */
+  char *stored_fp;
+  /* The record in use holds refreshed tokens the store does not have yet. */
+  gboolean dirty;
   gboolean loaded;
-  StoreState store_state;
-  char *store_error;
-  /* Fingerprint whose unusable reason was last logged, to log it once. */
+  char *store_error; /* NULL: the store is fine */
   char *logged_unusable;
 
+  /* Reads of the store. */
   gboolean loading;
   gboolean load_again;
   GPtrArray *waiters;      /* GTask: served by the read in flight */
   GPtrArray *next_waiters; /* GTask: served by the read after it */
+
+  /* The permanent failure of the record in use, if any. */
+  RefreshFailure *poison;
+
+  /* The refresh in flight (at most one) and the transient-failure backoff. */
+  gboolean refreshing;
+  GPtrArray *refresh_waiters; /* GTask */
+  AuthRecord *attempted;
+  guint backoff_attempts;
+  gint64 next_attempt_usec; /* 0: not backing off */
+  char *error_code;
+  char *error_message;
+  guint refresh_requests;
+
+  /* Saving a refreshed record that could not be saved at once. */
+  gboolean saving;
+  guint save_retry_id;
+  guint save_failures;
 };
 
 G_DEFINE_TYPE (AuthManager, auth_manager, G_TYPE_OBJECT)
@@ -41,6 +59,9 @@ enum {
 static guint signals[N_SIGNALS];
 
 static void start_load (AuthManager *self);
+static void schedule_save_retry (AuthManager *self);
+
+/* ---- helpers ----------------------------------------------------------- */
 
 void
 auth_status_clear (AuthStatus *s)
@@ -62,66 +83,88 @@ auth_status_clear (AuthStatus *s)
   s->next_refresh_attempt = 0;
 }
 
-static void
-auth_manager_dispose (GObject *object)
+gint64
+auth_backoff_delay (guint attempt, double random, gint64 retry_after_usec)
 {
-  AuthManager *self = AUTH_MANAGER (object);
+  double delay = (double) AUTH_BACKOFF_INITIAL_USEC;
+  gint64 result;
 
-  g_cancellable_cancel (self->cancellable);
-  if (self->store != NULL && self->store_changed_id != 0)
-    g_clear_signal_handler (&self->store_changed_id, self->store);
-  G_OBJECT_CLASS (auth_manager_parent_class)->dispose (object);
+  for (guint i = 1; i < attempt && delay < (double) AUTH_BACKOFF_MAX_USEC; i++)
+    delay *= 2;
+  delay = MIN (delay, (double) AUTH_BACKOFF_MAX_USEC);
+  delay *= 1.0 - AUTH_BACKOFF_JITTER + 2.0 * AUTH_BACKOFF_JITTER * CLAMP (random, 0.0, 1.0);
+  result = MIN ((gint64) delay, AUTH_BACKOFF_MAX_USEC);
+  return MAX (result, retry_after_usec);
 }
 
-static void
-auth_manager_finalize (GObject *object)
+static gint64
+now_usec (AuthManager *self)
 {
-  AuthManager *self = AUTH_MANAGER (object);
-
-  g_clear_object (&self->store);
-  g_clear_object (&self->cancellable);
-  g_clear_pointer (&self->record, auth_record_unref);
-  g_free (self->store_error);
-  g_free (self->logged_unusable);
-  g_ptr_array_unref (self->waiters);
-  g_ptr_array_unref (self->next_waiters);
-  G_OBJECT_CLASS (auth_manager_parent_class)->finalize (object);
+  return self->backend->ops->now (self->backend);
 }
 
-static void
-auth_manager_class_init (AuthManagerClass *klass)
+static const char *
+fingerprint_of (AuthRecord *record)
 {
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
-
-  object_class->dispose = auth_manager_dispose;
-  object_class->finalize = auth_manager_finalize;
-
-  signals[SIGNAL_CHANGED] = g_signal_new ("changed", G_TYPE_FROM_CLASS (klass),
-                                          G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                                          G_TYPE_NONE, 0);
-}
-
-static void
-auth_manager_init (AuthManager *self)
-{
-  self->cancellable = g_cancellable_new ();
-  self->waiters = g_ptr_array_new_with_free_func (g_object_unref);
-  self->next_waiters = g_ptr_array_new_with_free_func (g_object_unref);
-}
-
-AuthManager *
-auth_manager_new (StoreFile *store)
-{
-  AuthManager *self = g_object_new (AUTH_TYPE_MANAGER, NULL);
-
-  self->store = g_object_ref (store);
-  return self;
+  return record != NULL ? auth_record_get_fingerprint (record) : "";
 }
 
 static gboolean
 record_usable (AuthManager *self)
 {
   return self->record != NULL && auth_record_is_usable (self->record);
+}
+
+static gboolean
+is_chatgpt (AuthManager *self)
+{
+  return record_usable (self) && auth_record_get_mode (self->record) == AUTH_MODE_CHATGPT;
+}
+
+static void
+emit_changed (AuthManager *self)
+{
+  g_signal_emit (self, signals[SIGNAL_CHANGED], 0);
+}
+
+static void
+op_begin (AuthManager *self)
+{
+  self->pending_ops++;
+  g_object_ref (self);
+}
+
+static void
+op_end (AuthManager *self)
+{
+  self->pending_ops--;
+  g_object_unref (self);
+}
+
+static void
+set_store_error (AuthManager *self, const char *message)
+{
+  if (g_strcmp0 (self->store_error, message) != 0)
+    g_warning ("%s", message);
+  g_free (self->store_error);
+  self->store_error = g_strdup (message);
+}
+
+static void
+clear_store_error (AuthManager *self)
+{
+  if (self->store_error != NULL)
+    g_message ("%s is usable again", self->backend->ops->describe (self->backend));
+  g_clear_pointer (&self->store_error, g_free);
+}
+
+static void
+reset_backoff (AuthManager *self)
+{
+  self->backoff_attempts = 0;
+  self->next_attempt_usec = 0;
+  g_clear_pointer (&self->error_code, g_free);
+  g_clear_pointer (&self->error_message, g_free);
 }
 
 static void
@@ -134,72 +177,134 @@ log_unusable_once (AuthManager *self, AuthRecord *record)
   g_free (self->logged_unusable);
   self->logged_unusable = g_strdup (fp);
   g_message ("%s: %s; serving no credentials from it",
-             store_file_get_path (self->store), auth_record_get_unusable_reason (record));
+             self->backend->ops->describe (self->backend), auth_record_get_unusable_reason (record));
 }
 
 static void
-apply_load_result (AuthManager *self, AuthRecord *record, const GError *error)
+store_failure_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  if (error != NULL)
-    {
-      if (self->store_state != STORE_STATE_ERROR || g_strcmp0 (self->store_error, error->message) != 0)
-        g_warning ("Cannot use the stored credentials: %s; %s", error->message,
-                   self->record != NULL ? "keeping the credentials read before" : "no credentials in use");
-      self->store_state = STORE_STATE_ERROR;
-      g_free (self->store_error);
-      self->store_error = g_strdup (error->message);
-      return;
-    }
+  AuthManager *self = user_data;
+  g_autoptr(GError) error = NULL;
 
-  if (self->store_state == STORE_STATE_ERROR)
-    g_message ("%s is readable again", store_file_get_path (self->store));
-  self->store_state = STORE_STATE_OK;
-  g_clear_pointer (&self->store_error, g_free);
-
-  if (record == NULL)
-    {
-      if (self->record != NULL)
-        g_message ("%s was removed: no credentials", store_file_get_path (self->store));
-      g_clear_pointer (&self->record, auth_record_unref);
-      return;
-    }
-
-  if (self->record == NULL ||
-      g_strcmp0 (auth_record_get_fingerprint (self->record), auth_record_get_fingerprint (record)) != 0)
-    g_message ("Loaded %s credentials from %s", auth_mode_to_string (auth_record_get_mode (record)),
-               store_file_get_path (self->store));
-  log_unusable_once (self, record);
-  /* Even with an equal fingerprint, take the new record: last_refresh and
-   * fields this service keeps but does not interpret may have changed. */
-  g_clear_pointer (&self->record, auth_record_unref);
-  self->record = auth_record_ref (record);
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    g_warning ("Cannot update the refresh failure record: %s, ignoring", error->message);
+  op_end (self);
 }
+
+static void
+persist_failure (AuthManager *self, const RefreshFailure *failure)
+{
+  op_begin (self);
+  self->backend->ops->store_failure (self->backend, failure, store_failure_done_cb, self);
+}
+
+/* The persisted failure record applies while its fingerprint is that of the
+ * record in use; any other is stale and removed. */
+static void
+adopt_failure (AuthManager *self, RefreshFailure *failure)
+{
+  const char *fp = self->record != NULL ? auth_record_get_fingerprint (self->record) : NULL;
+
+  if (failure != NULL && fp != NULL && g_strcmp0 (failure->fingerprint, fp) == 0)
+    {
+      if (!refresh_failure_equal (self->poison, failure))
+        {
+          g_message ("The ChatGPT refresh token failed for good (%s); not refreshing until the "
+                     "credentials change", failure->code);
+          g_clear_pointer (&self->poison, refresh_failure_free);
+          self->poison = refresh_failure_copy (failure);
+        }
+      return;
+    }
+  if (self->poison != NULL)
+    g_message ("The credentials changed: refreshing is allowed again");
+  g_clear_pointer (&self->poison, refresh_failure_free);
+  if (failure != NULL)
+    persist_failure (self, NULL);
+}
+
+/* Takes what the store holds. Returns TRUE when the credentials changed
+ * materially (another login, a logout, another program's refresh). */
+static gboolean
+adopt_snapshot (AuthManager *self, AuthSnapshot *snapshot)
+{
+  const char *fp = fingerprint_of (snapshot->record);
+  gboolean material = FALSE;
+
+  if (self->dirty && g_strcmp0 (fp, self->stored_fp) == 0)
+    {
+      /* The store still holds the record the unsaved refresh started
+       * from: the newer tokens in memory stay in use. */
+    }
+  else
+    {
+      material = g_strcmp0 (fingerprint_of (self->record), fp) != 0;
+      if (material)
+        {
+          if (snapshot->record == NULL)
+            g_message ("%s was removed: no credentials", self->backend->ops->describe (self->backend));
+          else
+            g_message ("Loaded %s credentials from %s",
+                       auth_mode_to_string (auth_record_get_mode (snapshot->record)),
+                       self->backend->ops->describe (self->backend));
+          if (self->dirty)
+            g_message ("Another program changed the credentials; the unsaved refreshed tokens "
+                       "are dropped in favour of them");
+          self->dirty = FALSE;
+          self->save_failures = 0;
+          g_clear_handle_id (&self->save_retry_id, g_source_remove);
+          reset_backoff (self);
+        }
+      if (snapshot->record != NULL)
+        log_unusable_once (self, snapshot->record);
+      /* Even with an equal fingerprint, take the new record: last_refresh
+       * and fields this service keeps but does not interpret may differ. */
+      g_clear_pointer (&self->record, auth_record_unref);
+      self->record = snapshot->record != NULL ? auth_record_ref (snapshot->record) : NULL;
+    }
+  g_free (self->stored_fp);
+  self->stored_fp = g_strdup (fp);
+  if (!self->dirty)
+    clear_store_error (self);
+  adopt_failure (self, snapshot->failure);
+  return material;
+}
+
+/* ---- reading the store ------------------------------------------------- */
 
 static void
 load_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   AuthManager *self = user_data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(AuthRecord) record = NULL;
+  g_autoptr(AuthSnapshot) snapshot = NULL;
   g_autoptr(GPtrArray) served = NULL;
 
-  record = store_file_load_finish (STORE_FILE (source), result, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  snapshot = g_task_propagate_pointer (G_TASK (result), &error);
+  self->loading = FALSE;
+  if (g_cancellable_is_cancelled (self->cancellable))
     {
-      self->loading = FALSE;
-      g_object_unref (self);
+      op_end (self);
       return;
     }
 
-  apply_load_result (self, record, error);
+  if (snapshot != NULL)
+    adopt_snapshot (self, snapshot);
+  else
+    {
+      g_autofree char *message = g_strdup_printf ("Cannot use the stored credentials: %s; %s",
+                                                  error->message,
+                                                  self->record != NULL ? "keeping the credentials read before"
+                                                                       : "no credentials in use");
+      set_store_error (self, message);
+    }
   self->loaded = TRUE;
-  self->loading = FALSE;
 
   served = g_steal_pointer (&self->waiters);
   self->waiters = g_steal_pointer (&self->next_waiters);
   self->next_waiters = g_ptr_array_new_with_free_func (g_object_unref);
 
-  g_signal_emit (self, signals[SIGNAL_CHANGED], 0);
+  emit_changed (self);
 
   for (guint i = 0; i < served->len; i++)
     {
@@ -214,7 +319,7 @@ load_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (self->load_again || self->waiters->len > 0)
     start_load (self);
-  g_object_unref (self);
+  op_end (self);
 }
 
 static void
@@ -222,7 +327,8 @@ start_load (AuthManager *self)
 {
   self->loading = TRUE;
   self->load_again = FALSE;
-  store_file_load_async (self->store, self->cancellable, load_done_cb, g_object_ref (self));
+  op_begin (self);
+  self->backend->ops->load (self->backend, FALSE, load_done_cb, self);
 }
 
 static void
@@ -243,22 +349,437 @@ request_load (AuthManager *self, GTask *waiter)
 }
 
 static void
-store_changed_cb (StoreFile *store, gpointer user_data)
+store_changed_cb (gpointer user_data)
 {
-  request_load (AUTH_MANAGER (user_data), NULL);
+  AuthManager *self = user_data;
+
+  if (!g_cancellable_is_cancelled (self->cancellable))
+    request_load (self, NULL);
+}
+
+/* ---- saving ------------------------------------------------------------ */
+
+static gboolean
+is_record_in_use (AuthManager *self, AuthRecord *record)
+{
+  return g_strcmp0 (fingerprint_of (record), fingerprint_of (self->record)) == 0;
+}
+
+static void
+note_saved (AuthManager *self, AuthRecord *saved)
+{
+  /* A material change may have replaced the record meanwhile. */
+  if (!is_record_in_use (self, saved))
+    return;
+  self->dirty = FALSE;
+  self->save_failures = 0;
+  g_free (self->stored_fp);
+  self->stored_fp = g_strdup (auth_record_get_fingerprint (saved));
+  clear_store_error (self);
+}
+
+static void
+note_save_failed (AuthManager *self, const GError *error)
+{
+  g_autofree char *message = g_strdup_printf ("Cannot save the refreshed tokens: %s; keeping them in "
+                                              "memory and retrying", error->message);
+
+  set_store_error (self, message);
+  self->save_failures++;
+  schedule_save_retry (self);
+}
+
+typedef struct {
+  AuthManager *self;
+  AuthRecord *record;
+} SaveData;
+
+static void
+save_retry_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  SaveData *data = user_data;
+  AuthManager *self = data->self;
+  g_autoptr(GError) error = NULL;
+
+  self->saving = FALSE;
+  if (g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      if (is_record_in_use (self, data->record))
+        g_message ("Saved the refreshed tokens to %s", self->backend->ops->describe (self->backend));
+      note_saved (self, data->record);
+    }
+  else if (self->dirty && is_record_in_use (self, data->record) &&
+           !g_cancellable_is_cancelled (self->cancellable))
+    note_save_failed (self, error);
+  emit_changed (self);
+  auth_record_unref (data->record);
+  g_free (data);
+  op_end (self);
+}
+
+static gboolean
+save_retry_cb (gpointer user_data)
+{
+  AuthManager *self = user_data;
+  SaveData *data;
+
+  self->save_retry_id = 0;
+  if (!self->dirty)
+    return G_SOURCE_REMOVE;
+  if (self->refreshing || self->saving)
+    {
+      schedule_save_retry (self);
+      return G_SOURCE_REMOVE;
+    }
+  self->saving = TRUE;
+  data = g_new0 (SaveData, 1);
+  data->self = self;
+  data->record = auth_record_ref (self->record);
+  op_begin (self);
+  self->backend->ops->save (self->backend, self->record, save_retry_done_cb, data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_save_retry (AuthManager *self)
+{
+  guint delay = 1u << MIN (self->save_failures, 6u);
+
+  if (self->save_retry_id != 0 || g_cancellable_is_cancelled (self->cancellable))
+    return;
+  self->save_retry_id = g_timeout_add_seconds (MIN (delay, SAVE_RETRY_MAX_SECONDS), save_retry_cb, self);
+}
+
+/* ---- refreshing -------------------------------------------------------- */
+
+static void
+finish_refresh (AuthManager *self)
+{
+  g_autoptr(GPtrArray) served = g_steal_pointer (&self->refresh_waiters);
+
+  self->backend->ops->unlock (self->backend);
+  self->refreshing = FALSE;
+  g_clear_pointer (&self->attempted, auth_record_unref);
+  self->refresh_waiters = g_ptr_array_new_with_free_func (g_object_unref);
+  emit_changed (self);
+  for (guint i = 0; i < served->len; i++)
+    g_task_return_boolean (g_ptr_array_index (served, i), TRUE);
+  op_end (self);
+}
+
+static void
+note_transient (AuthManager *self, const TokenResult *result)
+{
+  gint64 delay;
+
+  self->backoff_attempts++;
+  delay = auth_backoff_delay (self->backoff_attempts, self->backend->ops->random (self->backend),
+                              result->retry_after_usec);
+  self->next_attempt_usec = now_usec (self) + delay;
+  g_free (self->error_code);
+  self->error_code = g_strdup (result->code);
+  g_free (self->error_message);
+  self->error_message = g_strdup (result->message);
+  g_message ("Refreshing the ChatGPT tokens failed (%s, HTTP %u); next attempt in %.1f s",
+             result->code, result->http_status, (double) delay / G_USEC_PER_SEC);
+}
+
+static void
+save_after_refresh_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  SaveData *data = user_data;
+  AuthManager *self = data->self;
+  g_autoptr(GError) error = NULL;
+
+  if (g_task_propagate_boolean (G_TASK (result), &error))
+    note_saved (self, data->record);
+  else if (is_record_in_use (self, data->record))
+    note_save_failed (self, error);
+  auth_record_unref (data->record);
+  g_free (data);
+  finish_refresh (self);
+}
+
+typedef struct {
+  AuthManager *self;
+  TokenResult *result;
+} VerifyData;
+
+/* After a permanent failure: poison only if the store still holds the
+ * snapshot that was attempted (nobody logged in or refreshed meanwhile). */
+static void
+verify_permanent_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  VerifyData *data = user_data;
+  AuthManager *self = data->self;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(AuthSnapshot) snapshot = g_task_propagate_pointer (G_TASK (res), &error);
+  g_autoptr(TokenResult) result = data->result;
+  g_autoptr(RefreshFailure) failure = NULL;
+
+  g_free (data);
+  if (snapshot != NULL && g_strcmp0 (fingerprint_of (snapshot->record), self->stored_fp) != 0)
+    {
+      g_message ("The refresh failed (%s), but the credentials changed meanwhile: using the new ones",
+                 result->code);
+      adopt_snapshot (self, snapshot);
+      finish_refresh (self);
+      return;
+    }
+
+  failure = refresh_failure_new (auth_record_get_fingerprint (self->attempted), result->code,
+                                 result->message, result->http_status, now_usec (self));
+  g_warning ("Refreshing the ChatGPT tokens failed for good (%s, HTTP %u): %s Not refreshing again "
+             "until the credentials change.", result->code, result->http_status, result->message);
+  g_clear_pointer (&self->poison, refresh_failure_free);
+  self->poison = refresh_failure_copy (failure);
+  reset_backoff (self);
+  if (snapshot != NULL)
+    persist_failure (self, failure);
+  else
+    g_warning ("Cannot re-read the store (%s); the failure is kept in memory only", error->message);
+  finish_refresh (self);
+}
+
+static void
+refresh_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  AuthManager *self = user_data;
+  g_autoptr(TokenResult) result = g_task_propagate_pointer (G_TASK (res), NULL);
+  g_autoptr(GError) error = NULL;
+  AuthRecord *refreshed;
+
+  /* Cancelled at shutdown, or the credentials changed while the request
+   * was out: its answer is about a snapshot no longer in use. */
+  if (g_cancellable_is_cancelled (self->cancellable) || !is_record_in_use (self, self->attempted))
+    {
+      finish_refresh (self);
+      return;
+    }
+
+  switch (result->kind)
+    {
+    case TOKEN_RESULT_SUCCESS:
+      refreshed = auth_record_new_refreshed (self->record, result->id_token, result->access_token,
+                                             result->refresh_token, now_usec (self), &error);
+      if (refreshed == NULL)
+        {
+          g_autoptr(TokenResult) bad = token_result_new_transient (
+              "bad_response", "The token server sent an invalid id_token; will retry.");
+          g_debug ("Refreshed record rejected: %s", error->message);
+          bad->http_status = result->http_status;
+          note_transient (self, bad);
+          finish_refresh (self);
+          return;
+        }
+      {
+        SaveData *data = g_new0 (SaveData, 1);
+
+        g_message ("Refreshed the ChatGPT tokens");
+        g_clear_pointer (&self->record, auth_record_unref);
+        self->record = refreshed;
+        self->dirty = TRUE;
+        reset_backoff (self);
+        data->self = self;
+        data->record = auth_record_ref (refreshed);
+        /* Saved under the lock taken for the refresh. */
+        self->backend->ops->save (self->backend, refreshed, save_after_refresh_cb, data);
+      }
+      return;
+
+    case TOKEN_RESULT_PERMANENT:
+      {
+        VerifyData *data = g_new0 (VerifyData, 1);
+
+        data->self = self;
+        data->result = g_steal_pointer (&result);
+        self->backend->ops->load (self->backend, FALSE, verify_permanent_cb, data);
+      }
+      return;
+
+    case TOKEN_RESULT_TRANSIENT:
+    default:
+      note_transient (self, result);
+      finish_refresh (self);
+      return;
+    }
+}
+
+static void
+locked_load_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  AuthManager *self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(AuthSnapshot) snapshot = g_task_propagate_pointer (G_TASK (res), &error);
+
+  if (g_cancellable_is_cancelled (self->cancellable))
+    {
+      finish_refresh (self);
+      return;
+    }
+  if (snapshot == NULL)
+    {
+      g_autofree char *message = g_strdup_printf ("Cannot read the stored credentials before "
+                                                  "refreshing: %s", error->message);
+      set_store_error (self, message);
+      finish_refresh (self);
+      return;
+    }
+  /* Guarded reload: if another program refreshed or logged in, use that
+   * and skip the network. */
+  if (adopt_snapshot (self, snapshot) || !is_chatgpt (self) || self->poison != NULL)
+    {
+      finish_refresh (self);
+      return;
+    }
+
+  self->attempted = auth_record_ref (self->record);
+  self->refresh_requests++;
+  self->backend->ops->refresh (self->backend, auth_record_get_refresh_token (self->record),
+                               self->cancellable, refresh_done_cb, self);
+}
+
+static void
+start_refresh (AuthManager *self)
+{
+  self->refreshing = TRUE;
+  op_begin (self);
+  emit_changed (self);
+  self->backend->ops->load (self->backend, TRUE, locked_load_cb, self);
+}
+
+static gboolean
+refresh_due (AuthManager *self, gint64 now)
+{
+  gint64 expires = auth_record_get_access_token_expires (self->record);
+  gint64 last = auth_record_get_last_refresh (self->record);
+
+  if (expires > 0)
+    return expires - now <= AUTH_REFRESH_LEEWAY_USEC;
+  if (last > 0)
+    return now - last >= AUTH_STALE_AGE_USEC;
+  return TRUE;
+}
+
+gboolean
+auth_manager_refresh_needed (AuthManager *self, gboolean force, gboolean want_token)
+{
+  gint64 now, last;
+
+  if (!is_chatgpt (self) || self->poison != NULL)
+    return FALSE;
+  now = now_usec (self);
+  if (self->refreshing)
+    return force || (want_token && refresh_due (self, now));
+  if (self->next_attempt_usec > now)
+    return FALSE; /* backing off: answer with what there is */
+  if (force)
+    {
+      last = auth_record_get_last_refresh (self->record);
+      return !(last > 0 && ABS (now - last) < AUTH_RECENT_REFRESH_USEC);
+    }
+  return want_token && refresh_due (self, now);
+}
+
+void
+auth_manager_refresh_async (AuthManager *self, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+
+  g_task_set_source_tag (task, auth_manager_refresh_async);
+  g_ptr_array_add (self->refresh_waiters, g_object_ref (task));
+  if (!self->refreshing)
+    start_refresh (self);
+}
+
+void
+auth_manager_refresh_finish (AuthManager *self, GAsyncResult *result)
+{
+  g_return_if_fail (g_task_is_valid (result, self));
+  (void) g_task_propagate_boolean (G_TASK (result), NULL);
+}
+
+guint
+auth_manager_get_refresh_requests (AuthManager *self)
+{
+  return self->refresh_requests;
+}
+
+/* ---- object ------------------------------------------------------------ */
+
+static void
+auth_manager_finalize (GObject *object)
+{
+  AuthManager *self = AUTH_MANAGER (object);
+
+  g_clear_handle_id (&self->save_retry_id, g_source_remove);
+  g_clear_pointer (&self->backend, auth_backend_free);
+  g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->record, auth_record_unref);
+  g_clear_pointer (&self->attempted, auth_record_unref);
+  g_clear_pointer (&self->poison, refresh_failure_free);
+  g_free (self->stored_fp);
+  g_free (self->store_error);
+  g_free (self->logged_unusable);
+  g_free (self->error_code);
+  g_free (self->error_message);
+  g_ptr_array_unref (self->waiters);
+  g_ptr_array_unref (self->next_waiters);
+  g_ptr_array_unref (self->refresh_waiters);
+  G_OBJECT_CLASS (auth_manager_parent_class)->finalize (object);
+}
+
+static void
+auth_manager_class_init (AuthManagerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = auth_manager_finalize;
+
+  signals[SIGNAL_CHANGED] = g_signal_new ("changed", G_TYPE_FROM_CLASS (klass),
+                                          G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                          G_TYPE_NONE, 0);
+}
+
+static void
+auth_manager_init (AuthManager *self)
+{
+  self->cancellable = g_cancellable_new ();
+  self->waiters = g_ptr_array_new_with_free_func (g_object_unref);
+  self->next_waiters = g_ptr_array_new_with_free_func (g_object_unref);
+  self->refresh_waiters = g_ptr_array_new_with_free_func (g_object_unref);
+}
+
+AuthManager *
+auth_manager_new (AuthBackend *backend)
+{
+  AuthManager *self = g_object_new (AUTH_TYPE_MANAGER, NULL);
+
+  self->backend = backend;
+  return self;
 }
 
 gboolean
 auth_manager_start (AuthManager *self, GError **error)
 {
-  g_return_val_if_fail (self->store_changed_id == 0, FALSE);
-
-  self->store_changed_id = g_signal_connect (self->store, "changed",
-                                             G_CALLBACK (store_changed_cb), self);
-  if (!store_file_watch (self->store, error))
+  if (!self->backend->ops->watch (self->backend, store_changed_cb, self, error))
     return FALSE;
   request_load (self, NULL);
   return TRUE;
+}
+
+void
+auth_manager_stop (AuthManager *self)
+{
+  g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->save_retry_id, g_source_remove);
+  /* Reads and writes run in worker threads and are short and bounded; a
+   * request in flight is cancelled. Wait for all of them. */
+  while (self->pending_ops > 0)
+    g_main_context_iteration (NULL, TRUE);
+  if (self->dirty)
+    g_warning ("Exiting with refreshed tokens that could not be saved to %s",
+               self->backend->ops->describe (self->backend));
 }
 
 void
@@ -278,18 +799,6 @@ auth_manager_reload_finish (AuthManager *self, GAsyncResult *result, GError **er
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-void
-auth_manager_stop (AuthManager *self)
-{
-  g_cancellable_cancel (self->cancellable);
-  if (self->store_changed_id != 0)
-    g_clear_signal_handler (&self->store_changed_id, self->store);
-  /* A read runs in a worker thread and cannot be interrupted; it is short
-   * and bounded, so wait for it rather than leave it behind. */
-  while (self->loading)
-    g_main_context_iteration (NULL, TRUE);
-}
-
 gboolean
 auth_manager_is_loaded (AuthManager *self)
 {
@@ -306,7 +815,8 @@ auth_manager_get_token (AuthManager *self)
     case AUTH_MODE_API_KEY:
       return auth_record_get_api_key (self->record);
     case AUTH_MODE_CHATGPT:
-      return auth_record_get_access_token (self->record);
+      /* Withheld while poisoned: the server refused this refresh token. */
+      return self->poison == NULL ? auth_record_get_access_token (self->record) : NULL;
     case AUTH_MODE_UNSUPPORTED:
     default:
       return NULL;
@@ -319,26 +829,49 @@ dup_or_empty (const char *s)
   return g_strdup (s != NULL ? s : "");
 }
 
+static const char *
+refresh_state_name (AuthManager *self)
+{
+  if (!is_chatgpt (self))
+    return "none";
+  if (self->poison != NULL)
+    return "poisoned";
+  if (self->refreshing)
+    return "refreshing";
+  if (self->next_attempt_usec > 0)
+    return "backoff";
+  return "ok";
+}
+
 void
 auth_manager_get_status (AuthManager *self, AuthStatus *s)
 {
   gboolean usable = record_usable (self);
-  gboolean chatgpt = usable && auth_record_get_mode (self->record) == AUTH_MODE_CHATGPT;
+  gboolean chatgpt = is_chatgpt (self);
+  gboolean backoff = chatgpt && self->poison == NULL && self->next_attempt_usec > 0;
 
   auth_status_clear (s);
   s->auth_method = g_strdup (usable ? auth_mode_to_string (auth_record_get_mode (self->record)) : "");
   s->account_id = dup_or_empty (chatgpt ? auth_record_get_account_id (self->record) : NULL);
   s->email = dup_or_empty (chatgpt ? auth_record_get_email (self->record) : NULL);
   s->plan_type = dup_or_empty (chatgpt ? auth_record_get_plan_type (self->record) : NULL);
-  s->refresh_state = g_strdup (chatgpt ? "ok" : "none");
-  s->refresh_error = g_strdup ("");
-  s->refresh_error_message = g_strdup ("");
-  s->requires_login = !usable;
+  s->refresh_state = g_strdup (refresh_state_name (self));
+  if (chatgpt && self->poison != NULL)
+    {
+      s->refresh_error = g_strdup (self->poison->code);
+      s->refresh_error_message = g_strdup (self->poison->message);
+    }
+  else
+    {
+      s->refresh_error = dup_or_empty (backoff ? self->error_code : NULL);
+      s->refresh_error_message = dup_or_empty (backoff ? self->error_message : NULL);
+    }
+  s->requires_login = !usable || (chatgpt && self->poison != NULL);
   s->last_refresh = chatgpt ? (uint64_t) auth_record_get_last_refresh (self->record) : 0;
   s->access_token_expires = chatgpt ? (uint64_t) auth_record_get_access_token_expires (self->record) : 0;
-  s->next_refresh_attempt = 0;
+  s->next_refresh_attempt = backoff ? (uint64_t) self->next_attempt_usec : 0;
   s->credential_store = g_strdup ("file");
-  s->store_state = g_strdup (self->store_state == STORE_STATE_OK ? "ok" : "error");
+  s->store_state = g_strdup (self->store_error == NULL ? "ok" : "error");
   s->version = g_strdup (PACKAGE_VERSION);
   s->store_error_message = dup_or_empty (self->store_error);
 }

@@ -4,8 +4,17 @@
 #include <gio/gio.h>
 #include <stdint.h>
 
+#include "auth-backend.h"
 #include "auth-record.h"
-#include "store-file.h"
+
+/* Refresh rules (DESIGN §5). */
+#define AUTH_REFRESH_LEEWAY_USEC (G_GINT64_CONSTANT (5) * 60 * G_USEC_PER_SEC)
+#define AUTH_STALE_AGE_USEC (G_GINT64_CONSTANT (8) * 24 * 3600 * G_USEC_PER_SEC)
+#define AUTH_RECENT_REFRESH_USEC (G_GINT64_CONSTANT (30) * G_USEC_PER_SEC)
+#define AUTH_BACKOFF_INITIAL_USEC (G_GINT64_CONSTANT (1) * G_USEC_PER_SEC)
+#define AUTH_BACKOFF_MAX_USEC (G_GINT64_CONSTANT (600) * G_USEC_PER_SEC)
+/* Jitter: each delay is multiplied by a factor in [1 - J, 1 + J). */
+#define AUTH_BACKOFF_JITTER 0.2
 
 /* What clients see of the credentials: the values behind the D-Bus
  * properties. Strings are never NULL once filled by
@@ -31,28 +40,35 @@ typedef struct {
 
 void auth_status_clear (AuthStatus *status);
 
-/* The owner of the credential state. It has no I/O of its own: it drives
- * the store and tells listeners through "changed" (emitted once per state
- * change) that auth_manager_get_status() may answer differently. */
+/* The delay before retry number @attempt (1: the first retry) after a
+ * transient failure: exponential from AUTH_BACKOFF_INITIAL_USEC, capped at
+ * AUTH_BACKOFF_MAX_USEC, with jitter from @random in [0, 1); at least
+ * @retry_after_usec (the server's Retry-After, already capped). */
+gint64 auth_backoff_delay (guint attempt, double random, gint64 retry_after_usec);
+
+/* The owner of the credential state and the refresh state machine. It has
+ * no I/O of its own: it drives the AuthBackend, and tells listeners through
+ * "changed" (emitted once per state change) that auth_manager_get_status()
+ * may answer differently. */
 #define AUTH_TYPE_MANAGER (auth_manager_get_type ())
 G_DECLARE_FINAL_TYPE (AuthManager, auth_manager, AUTH, MANAGER, GObject)
 
-AuthManager *auth_manager_new (StoreFile *store);
+/* Takes ownership of @backend. */
+AuthManager *auth_manager_new (AuthBackend *backend);
 
 /* Watches the store and performs the first load. */
 gboolean auth_manager_start (AuthManager *self, GError **error);
 
+/* Stops watching, cancels a refresh in flight and waits for the
+ * operations still running (at shutdown). */
+void auth_manager_stop (AuthManager *self);
+
 /* Re-reads the store. Requests made while a read is running are served by
- * one more read started after it, so the answer always reflects the store
- * as it was after the request arrived. Fails with
- * CODEX_AUTH_ERROR_STORE_ERROR when the store could not be read; the
- * credentials held before are kept then. */
+ * one more read started after it. Fails with CODEX_AUTH_ERROR_STORE_ERROR
+ * when the store could not be read; the credentials held are kept then. */
 void auth_manager_reload_async (AuthManager *self, GCancellable *cancellable,
                                 GAsyncReadyCallback callback, gpointer user_data);
 gboolean auth_manager_reload_finish (AuthManager *self, GAsyncResult *result, GError **error);
-
-/* Stops watching, cancels and waits for a read in flight (at shutdown). */
-void auth_manager_stop (AuthManager *self);
 
 /* TRUE once the first load finished (successfully or not). */
 gboolean auth_manager_is_loaded (AuthManager *self);
@@ -60,5 +76,20 @@ gboolean auth_manager_is_loaded (AuthManager *self);
 void auth_manager_get_status (AuthManager *self, AuthStatus *status);
 
 /* The token a client may be given: the API key or the ChatGPT access
- * token; NULL when there is none usable. Owned by the manager. */
+ * token; NULL when there is none usable or the credentials are poisoned.
+ * Owned by the manager. */
 const char *auth_manager_get_token (AuthManager *self);
+
+/* TRUE when a call must wait for a refresh before it is answered: asked
+ * for (@force) or due (the token is wanted and expires within 5 minutes),
+ * and allowed (ChatGPT credentials, not poisoned, not in backoff, no
+ * successful refresh in the last 30 s). Cheap and synchronous. */
+gboolean auth_manager_refresh_needed (AuthManager *self, gboolean force, gboolean want_token);
+
+/* Joins the refresh in flight, or starts one. Completes when it is over,
+ * whatever the outcome; the answer is then in get_status()/get_token(). */
+void auth_manager_refresh_async (AuthManager *self, GAsyncReadyCallback callback, gpointer user_data);
+void auth_manager_refresh_finish (AuthManager *self, GAsyncResult *result);
+
+/* Counters, for tests and the benchmark. */
+guint auth_manager_get_refresh_requests (AuthManager *self);

@@ -216,35 +216,15 @@ auth_jwt_decode_claims (const char *jwt, AuthJwtClaims *claims, GError **error)
 
 /* ---- record ------------------------------------------------------------ */
 
-/* json-glib keeps its own copy of every string it parses or builds. For the
- * members that hold secrets, overwrite that copy once we are done with it.
- * json_node_get_string() returns the node's internal buffer; nothing is
- * hashed on string values, so writing zeros into it is safe. */
-static void
-wipe_string_member (JsonObject *object, const char *name)
-{
-  JsonNode *node;
-
-  if (object == NULL || !json_object_has_member (object, name))
-    return;
-  node = json_object_get_member (object, name);
-  if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
-    {
-      char *s = (char *) json_node_get_string (node);
-      if (s != NULL)
-        codex_secret_wipe_bytes (s, strlen (s));
-    }
-}
-
 static void
 wipe_secret_members (JsonObject *root)
 {
   JsonObject *tokens = get_object_member (root, "tokens");
 
-  wipe_string_member (root, "OPENAI_API_KEY");
-  wipe_string_member (tokens, "id_token");
-  wipe_string_member (tokens, "access_token");
-  wipe_string_member (tokens, "refresh_token");
+  codex_json_wipe_string_member (root, "OPENAI_API_KEY");
+  codex_json_wipe_string_member (tokens, "id_token");
+  codex_json_wipe_string_member (tokens, "access_token");
+  codex_json_wipe_string_member (tokens, "refresh_token");
 }
 
 static AuthRecord *
@@ -774,4 +754,46 @@ const char *
 auth_record_get_fingerprint (const AuthRecord *r)
 {
   return r->fingerprint;
+}
+
+AuthRecord *
+auth_record_new_refreshed (const AuthRecord *base, const char *id_token, const char *access_token,
+                           const char *refresh_token, gint64 now_usec, GError **error)
+{
+  g_autoptr(CodexSecret) json = NULL;
+  g_autoptr(CodexSecret) merged = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr(GDateTime) whole_seconds = NULL;
+  g_autoptr(GDateTime) now = NULL;
+  g_autofree char *now_str = NULL;
+  JsonObject *root, *tokens;
+  AuthRecord *result;
+
+  g_return_val_if_fail (base->mode == AUTH_MODE_CHATGPT && base->has_tokens, NULL);
+
+  /* Merge at the JSON level and parse the result again, so the new record
+   * goes through exactly the validation of one read from storage. */
+  json = auth_record_serialize (base);
+  if (!json_parser_load_from_data (parser, json, -1, error))
+    return NULL;
+  root = json_node_get_object (json_parser_get_root (parser));
+  tokens = json_object_get_object_member (root, "tokens");
+  if (id_token != NULL)
+    json_object_set_string_member (tokens, "id_token", id_token);
+  if (access_token != NULL)
+    json_object_set_string_member (tokens, "access_token", access_token);
+  if (refresh_token != NULL)
+    json_object_set_string_member (tokens, "refresh_token", refresh_token);
+  whole_seconds = g_date_time_new_from_unix_utc (now_usec / G_USEC_PER_SEC);
+  now = g_date_time_add (whole_seconds, now_usec % G_USEC_PER_SEC);
+  now_str = g_date_time_format_iso8601 (now);
+  json_object_set_string_member (root, "last_refresh", now_str);
+
+  json_generator_set_root (gen, json_parser_get_root (parser));
+  merged = json_generator_to_data (gen, NULL);
+  wipe_secret_members (root);
+
+  result = auth_record_parse (merged, strlen (merged), error);
+  return result;
 }

@@ -68,6 +68,13 @@ gint64 auth_record_get_access_token_expires (const AuthRecord *record);
  * fields do not count. */
 const char *auth_record_get_fingerprint (const AuthRecord *record);
 
+/* A copy of the ChatGPT record @base with the tokens a refresh returned
+ * (NULL: keep the old one) and last_refresh set to @now_usec. Fails when the
+ * new id_token is not a valid JWT. */
+AuthRecord *auth_record_new_refreshed (const AuthRecord *base, const char *id_token,
+                                       const char *access_token, const char *refresh_token,
+                                       gint64 now_usec, GError **error);
+
 /* JWT payload decoding without signature check (exposed for tests). */
 typedef struct {
   char *email;

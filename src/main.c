@@ -11,8 +11,10 @@
 
 #include "auth-bus.h"
 #include "auth-manager.h"
+#include "auth-backend.h"
 #include "bus-glib.h"
-#include "store-file.h"
+#include "refresh-failure.h"
+#include "token-client.h"
 
 typedef struct {
   GMainLoop *loop;
@@ -164,11 +166,14 @@ main (int argc, char **argv)
 {
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(StoreFile) store = NULL;
   g_autoptr(AuthManager) manager = NULL;
+  AuthBackend *backend;
   g_autoptr(AuthBus) auth_bus = NULL;
   g_autofree char *codex_home_opt = NULL;
   g_autofree char *codex_home = NULL;
+  g_autofree char *token_url_opt = NULL;
+  g_autofree char *failure_path = NULL;
+  const char *token_url;
   gboolean verbose = FALSE, version = FALSE, replace = FALSE;
   Daemon d = { 0 };
   int r;
@@ -178,6 +183,8 @@ main (int argc, char **argv)
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
     { "codex-home", 0, 0, G_OPTION_ARG_FILENAME, &codex_home_opt,
       "Codex home directory holding auth.json (default: $CODEX_HOME, else ~/.codex)", "DIR" },
+    { "token-url", 0, 0, G_OPTION_ARG_STRING, &token_url_opt,
+      "Token endpoint (default: $CODEX_REFRESH_TOKEN_URL_OVERRIDE, else " TOKEN_DEFAULT_URL ")", "URL" },
     { NULL }
   };
 
@@ -208,9 +215,21 @@ main (int argc, char **argv)
     g_log_set_debug_enabled (TRUE);
 
   codex_home = resolve_codex_home (codex_home_opt);
-  store = store_file_new (codex_home);
-  manager = auth_manager_new (store);
-  g_debug ("Credentials file: %s", store_file_get_path (store));
+  token_url = token_url_opt;
+  if (token_url == NULL || token_url[0] == '\0')
+    token_url = g_getenv ("CODEX_REFRESH_TOKEN_URL_OVERRIDE");
+  if (token_url == NULL || token_url[0] == '\0')
+    token_url = TOKEN_DEFAULT_URL;
+  failure_path = refresh_failure_default_path ();
+  backend = auth_backend_new_real (codex_home, token_url, TOKEN_DEFAULT_TIMEOUT_SECONDS, failure_path, &error);
+  if (backend == NULL)
+    {
+      g_printerr ("%s\n", error->message);
+      return 2;
+    }
+  manager = auth_manager_new (backend);
+  g_debug ("Credentials: %s/auth.json; token endpoint: %s; failure record: %s",
+           codex_home, token_url, failure_path);
 
   r = sd_bus_open_user (&d.bus);
   if (r < 0)

@@ -9,10 +9,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file-util.h"
 #include "secret-util.h"
 #include "store-file.h"
 
 #define AUTH_FILE_NAME "auth.json"
+#define AUTH_LOCK_NAME "auth.lock"
+#define AUTH_DATA_LOCK_NAME "auth.json.lock"
+/* How long to wait for another process (the Codex CLI) holding a lock. */
+#define LOCK_TIMEOUT_MS 10000
 /* Events that arrive together (write + close, rename) become one reload. */
 #define CHANGE_COALESCE_MS 50
 
@@ -212,98 +217,32 @@ store_file_watch (StoreFile *self, GError **error)
   return arm_monitors (self, error);
 }
 
-/* Reads at most AUTH_RECORD_MAX_SIZE + 1 bytes, so an oversized file is
- * recognised without reading all of it. */
-static gboolean
-read_bounded (int fd, GByteArray *buf, GError **error)
-{
-  guint8 chunk[8192];
-
-  for (;;)
-    {
-      gsize want = MIN (sizeof chunk, (gsize) AUTH_RECORD_MAX_SIZE + 1 - buf->len);
-      ssize_t n;
-
-      if (want == 0)
-        return TRUE;
-      n = read (fd, chunk, want);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          int saved = errno;
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                       "read failed: %s", g_strerror (saved));
-          return FALSE;
-        }
-      if (n == 0)
-        break;
-      g_byte_array_append (buf, chunk, (guint) n);
-      codex_secret_wipe_bytes (chunk, (gsize) n);
-    }
-  return TRUE;
-}
-
-static void
-byte_array_wipe_free (GByteArray *buf)
-{
-  codex_secret_wipe_bytes (buf->data, buf->len);
-  g_byte_array_unref (buf);
-}
-
 AuthRecord *
 store_file_load_sync (StoreFile *self, GError **error)
 {
   g_autoptr(GError) local_error = NULL;
-  g_autoptr(GByteArray) buf = NULL;
   AuthRecord *record;
-  struct stat st;
-  int fd;
+  char *data = NULL;
+  gsize len = 0;
+  guint mode = 0;
 
-  fd = open (self->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0)
+  if (!codex_file_read_bounded_mode (self->path, AUTH_RECORD_MAX_SIZE, &data, &len, &mode, &local_error))
     {
-      int saved = errno;
-
-      if (saved == ENOENT)
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
         return NULL; /* no credentials */
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "%s: cannot open: %s", self->path, g_strerror (saved));
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE))
+        g_set_error_literal (error, AUTH_RECORD_ERROR, AUTH_RECORD_ERROR_TOO_LARGE, local_error->message);
+      else
+        g_propagate_error (error, g_steal_pointer (&local_error));
       return NULL;
     }
-
-  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode))
-    {
-      close (fd);
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
-                   "%s: not a regular file", self->path);
-      return NULL;
-    }
-  if (st.st_size > AUTH_RECORD_MAX_SIZE)
-    {
-      close (fd);
-      g_set_error (error, AUTH_RECORD_ERROR, AUTH_RECORD_ERROR_TOO_LARGE,
-                   "%s: the file is %lld bytes, more than the %d byte limit",
-                   self->path, (long long) st.st_size, AUTH_RECORD_MAX_SIZE);
-      return NULL;
-    }
-  if ((st.st_mode & 0077) != 0)
+  if ((mode & 0077) != 0)
     g_message ("%s is accessible by other users (mode %04o); it holds credentials, "
-               "consider chmod 600", self->path, (unsigned) (st.st_mode & 07777));
+               "consider chmod 600", self->path, mode & 07777);
 
-  buf = g_byte_array_sized_new ((guint) st.st_size + 1);
-  if (!read_bounded (fd, buf, &local_error))
-    {
-      close (fd);
-      byte_array_wipe_free (g_steal_pointer (&buf));
-      g_set_error (error, local_error->domain, local_error->code,
-                   "%s: %s", self->path, local_error->message);
-      return NULL;
-    }
-  close (fd);
-
-  record = auth_record_parse ((const char *) buf->data, buf->len, &local_error);
-  byte_array_wipe_free (g_steal_pointer (&buf));
+  record = auth_record_parse (data, len, &local_error);
+  codex_secret_wipe_bytes (data, len);
+  g_free (data);
   if (record == NULL)
     {
       g_set_error (error, local_error->domain, local_error->code,
@@ -313,33 +252,50 @@ store_file_load_sync (StoreFile *self, GError **error)
   return record;
 }
 
-static void
-load_thread (GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
+int
+store_file_lock_sync (StoreFile *self, GError **error)
 {
-  StoreFile *self = source_object;
-  GError *error = NULL;
-  AuthRecord *record;
+  g_autofree char *path = g_build_filename (self->codex_home, AUTH_LOCK_NAME, NULL);
 
-  record = store_file_load_sync (self, &error);
-  if (error != NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, record, (GDestroyNotify) auth_record_unref);
+  return codex_file_lock (path, LOCK_TIMEOUT_MS, error);
 }
 
-void
-store_file_load_async (StoreFile *self, GCancellable *cancellable,
-                       GAsyncReadyCallback callback, gpointer user_data)
+gboolean
+store_file_save_sync (StoreFile *self, AuthRecord *record, gboolean lock_held, GError **error)
 {
-  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_autofree char *data_lock_path = g_build_filename (self->codex_home, AUTH_DATA_LOCK_NAME, NULL);
+  g_autoptr(CodexSecret) data = NULL;
+  int lock_fd = -1, data_lock_fd;
+  gboolean ok;
 
-  g_task_set_source_tag (task, store_file_load_async);
-  g_task_run_in_thread (task, load_thread);
-}
+  if (g_mkdir_with_parents (self->codex_home, 0700) < 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "%s: cannot create: %s", self->codex_home, g_strerror (saved));
+      return FALSE;
+    }
+  /* The Codex CLI's protocol: auth.lock for the whole update, auth.json.lock
+   * around the write itself. */
+  if (!lock_held)
+    {
+      lock_fd = store_file_lock_sync (self, error);
+      if (lock_fd < 0)
+        return FALSE;
+    }
+  data_lock_fd = codex_file_lock (data_lock_path, LOCK_TIMEOUT_MS, error);
+  if (data_lock_fd < 0)
+    {
+      if (lock_fd >= 0)
+        close (lock_fd);
+      return FALSE;
+    }
 
-AuthRecord *
-store_file_load_finish (StoreFile *self, GAsyncResult *result, GError **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
+  data = auth_record_serialize (record);
+  ok = codex_file_write_atomic (self->path, ".auth-", data, strlen (data), error);
+
+  close (data_lock_fd);
+  if (lock_fd >= 0)
+    close (lock_fd);
+  return ok;
 }

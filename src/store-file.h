@@ -19,12 +19,18 @@ const char *store_file_get_codex_home (StoreFile *self);
  * auth.json was created, replaced, modified or deleted. */
 gboolean store_file_watch (StoreFile *self, GError **error);
 
-/* Reads and parses auth.json in a worker thread. The result is a record, or
- * NULL with no error when there is no auth.json, or NULL with an error that
- * names the file and the problem (no secret in it). */
-void store_file_load_async (StoreFile *self, GCancellable *cancellable,
-                            GAsyncReadyCallback callback, gpointer user_data);
-AuthRecord *store_file_load_finish (StoreFile *self, GAsyncResult *result, GError **error);
-
-/* The same, in the calling thread (for tools and tests, not the daemon's loop). */
+/* Reads and parses auth.json. The result is a record, or NULL with no
+ * error when there is no auth.json, or NULL with an error that names the
+ * file and the problem (no secret in it). Blocking: worker threads and
+ * tests only, never the main loop. */
 AuthRecord *store_file_load_sync (StoreFile *self, GError **error);
+
+
+/* Takes the Codex CLI's update lock ($CODEX_HOME/auth.lock), waiting a
+ * bounded time: the fd holding it (close to release) or -1. Blocking. */
+int store_file_lock_sync (StoreFile *self, GError **error);
+
+/* Writes @record as auth.json the way the Codex CLI does: under auth.lock
+ * (unless @lock_held) and auth.json.lock, to a 0600 temporary file that is
+ * fsynced and renamed over auth.json. Blocking. */
+gboolean store_file_save_sync (StoreFile *self, AuthRecord *record, gboolean lock_held, GError **error);

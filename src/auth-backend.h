@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "auth-record.h"
+#include "refresh-failure.h"
+#include "token-client.h"
+
+/* Everything the auth manager needs from the outside world: the credential
+ * store, the cross-process lock, the token endpoint, the persisted failure
+ * record, the clock and randomness. The daemon uses auth_backend_new_real();
+ * unit tests use a fake with a fake clock. Asynchronous operations report
+ * through a GTask (source object NULL). */
+
+typedef struct {
+  AuthRecord *record;       /* NULL: no credentials stored */
+  RefreshFailure *failure;  /* the persisted failure record, NULL: none */
+} AuthSnapshot;
+
+void auth_snapshot_free (AuthSnapshot *snapshot);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (AuthSnapshot, auth_snapshot_free)
+
+typedef struct _AuthBackend AuthBackend;
+typedef void (*AuthBackendChangedFunc) (gpointer user_data);
+
+typedef struct {
+  /* Starts watching the store; @changed is called after it changed. */
+  gboolean (*watch) (AuthBackend *backend, AuthBackendChangedFunc changed, gpointer user_data,
+                     GError **error);
+  /* Reads the store and the failure record: AuthSnapshot* or an error. With
+   * @lock, first takes the cross-process lock and keeps it until unlock(). */
+  void (*load) (AuthBackend *backend, gboolean lock, GAsyncReadyCallback callback, gpointer user_data);
+  void (*unlock) (AuthBackend *backend);
+  /* Saves @record where it came from: boolean or an error. Takes the lock
+   * for the write unless load(lock=TRUE) holds it. */
+  void (*save) (AuthBackend *backend, AuthRecord *record, GAsyncReadyCallback callback, gpointer user_data);
+  /* One refresh request: a TokenResult*, never an error. */
+  void (*refresh) (AuthBackend *backend, const char *refresh_token, GCancellable *cancellable,
+                   GAsyncReadyCallback callback, gpointer user_data);
+  /* Persists @failure, or removes the record when NULL: boolean or an error. */
+  void (*store_failure) (AuthBackend *backend, const RefreshFailure *failure,
+                         GAsyncReadyCallback callback, gpointer user_data);
+  /* Wall clock, microseconds since the epoch. */
+  gint64 (*now) (AuthBackend *backend);
+  /* Uniform in [0, 1). */
+  double (*random) (AuthBackend *backend);
+  /* Where the credentials are, for messages: a path. */
+  const char *(*describe) (AuthBackend *backend);
+  void (*free) (AuthBackend *backend);
+} AuthBackendOps;
+
+struct _AuthBackend {
+  const AuthBackendOps *ops;
+};
+
+void auth_backend_free (AuthBackend *backend);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (AuthBackend, auth_backend_free)
+
+/* The file store in @codex_home, the token endpoint @token_url with
+ * @timeout_seconds, the failure record at @failure_path. */
+AuthBackend *auth_backend_new_real (const char *codex_home, const char *token_url,
+                                    guint timeout_seconds, const char *failure_path,
+                                    GError **error);

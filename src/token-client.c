@@ -1,0 +1,559 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "codex-authd-token"
+
+#include "config.h"
+
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+#include <string.h>
+
+#include "token-client.h"
+
+#define READ_CHUNK 16384
+
+struct _TokenClient {
+  SoupSession *session;
+  char *url;
+  guint timeout_seconds;
+};
+
+/* ---- results ----------------------------------------------------------- */
+
+void
+token_result_free (TokenResult *r)
+{
+  if (r == NULL)
+    return;
+  g_free (r->code);
+  g_free (r->message);
+  codex_secret_free (r->id_token);
+  codex_secret_free (r->access_token);
+  codex_secret_free (r->refresh_token);
+  g_free (r);
+}
+
+static TokenResult *
+result_new (TokenResultKind kind, const char *code, char *message, guint status)
+{
+  TokenResult *r = g_new0 (TokenResult, 1);
+
+  r->kind = kind;
+  r->code = g_strdup (code);
+  r->message = message;
+  r->http_status = status;
+  return r;
+}
+
+TokenResult *
+token_result_new_transient (const char *code, const char *message)
+{
+  return result_new (TOKEN_RESULT_TRANSIENT, code, g_strdup (message), 0);
+}
+
+const char *
+token_permanent_message (const char *code)
+{
+  if (g_strcmp0 (code, "refresh_token_expired") == 0)
+    return "Your access token could not be refreshed because your refresh token has expired. "
+           "Please log out and sign in again.";
+  if (g_strcmp0 (code, "refresh_token_reused") == 0)
+    return "Your access token could not be refreshed because your refresh token was already used. "
+           "Please log out and sign in again.";
+  if (g_strcmp0 (code, "refresh_token_invalidated") == 0)
+    return "Your access token could not be refreshed because your refresh token was revoked. "
+           "Please log out and sign in again.";
+  return "Your access token could not be refreshed. Please log out and sign in again.";
+}
+
+static gboolean
+is_known_permanent_code (const char *code)
+{
+  return g_strcmp0 (code, "refresh_token_expired") == 0 ||
+         g_strcmp0 (code, "refresh_token_reused") == 0 ||
+         g_strcmp0 (code, "refresh_token_invalidated") == 0;
+}
+
+static const char *
+string_member (JsonObject *object, const char *name)
+{
+  JsonNode *node;
+
+  if (object == NULL || !json_object_has_member (object, name))
+    return NULL;
+  node = json_object_get_member (object, name);
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+/* The error code of a body: the first of error.code (object), error
+ * (string), top-level code; lower-cased. NULL when there is none. */
+static char *
+extract_error_code (JsonObject *root)
+{
+  const char *code = NULL;
+
+  if (root == NULL)
+    return NULL;
+  if (json_object_has_member (root, "error"))
+    {
+      JsonNode *error = json_object_get_member (root, "error");
+
+      if (JSON_NODE_HOLDS_OBJECT (error))
+        code = string_member (json_node_get_object (error), "code");
+      else
+        code = string_member (root, "error");
+    }
+  if (code == NULL)
+    code = string_member (root, "code");
+  return code != NULL ? g_ascii_strdown (code, -1) : NULL;
+}
+
+static gint64
+parse_retry_after (const char *value, gint64 now_usec)
+{
+  gint64 delay = 0;
+  guint64 seconds;
+  char *end = NULL;
+
+  if (value == NULL)
+    return 0;
+  while (g_ascii_isspace (*value))
+    value++;
+  if (g_ascii_isdigit (*value))
+    {
+      seconds = g_ascii_strtoull (value, &end, 10);
+      if (end != NULL && (*end == '\0' || g_ascii_isspace (*end)))
+        delay = seconds > 3600 * 24 ? TOKEN_MAX_RETRY_AFTER_USEC : (gint64) seconds * G_USEC_PER_SEC;
+    }
+  else
+    {
+      g_autoptr(GDateTime) when = soup_date_time_new_from_http_string (value);
+
+      if (when != NULL)
+        delay = g_date_time_to_unix (when) * G_USEC_PER_SEC - now_usec;
+    }
+  return CLAMP (delay, 0, TOKEN_MAX_RETRY_AFTER_USEC);
+}
+
+static TokenResult *
+parse_success (guint status, JsonObject *root)
+{
+  static const char *const fields[] = { "id_token", "access_token", "refresh_token" };
+  CodexSecret **targets[3];
+  TokenResult *r;
+  gboolean any = FALSE;
+
+  if (root == NULL)
+    return result_new (TOKEN_RESULT_TRANSIENT, "bad_response",
+                       g_strdup_printf ("The token server's answer (HTTP %u) is not a JSON object; "
+                                        "will retry.", status), status);
+
+  r = result_new (TOKEN_RESULT_SUCCESS, NULL, NULL, status);
+  targets[0] = &r->id_token;
+  targets[1] = &r->access_token;
+  targets[2] = &r->refresh_token;
+  for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
+    {
+      JsonNode *node;
+
+      if (!json_object_has_member (root, fields[i]))
+        continue;
+      node = json_object_get_member (root, fields[i]);
+      if (JSON_NODE_HOLDS_NULL (node))
+        continue;
+      if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING ||
+          json_node_get_string (node)[0] == '\0')
+        {
+          token_result_free (r);
+          return result_new (TOKEN_RESULT_TRANSIENT, "bad_response",
+                             g_strdup_printf ("The token server's answer has an invalid \"%s\"; "
+                                              "will retry.", fields[i]), status);
+        }
+      *targets[i] = codex_secret_dup (json_node_get_string (node));
+      codex_json_wipe_string_member (root, fields[i]);
+      any = TRUE;
+    }
+  if (!any)
+    {
+      token_result_free (r);
+      return result_new (TOKEN_RESULT_TRANSIENT, "bad_response",
+                         g_strdup ("The token server's answer carries no token; will retry."), status);
+    }
+  return r;
+}
+
+TokenResult *
+token_result_from_response (guint status, const char *body, gsize body_len,
+                            const char *retry_after, gint64 now_usec)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *code = NULL;
+  JsonObject *root = NULL;
+  TokenResult *r;
+
+  if (body != NULL && body_len > 0 && g_utf8_validate_len (body, body_len, NULL) &&
+      json_parser_load_from_data (parser, body, (gssize) body_len, NULL) &&
+      json_parser_get_root (parser) != NULL && JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    root = json_node_get_object (json_parser_get_root (parser));
+
+  code = extract_error_code (root);
+
+  /* Permanent: the refresh token will never work again. */
+  if (is_known_permanent_code (code) || status == 401 ||
+      (status == 400 && g_strcmp0 (code, "invalid_grant") == 0))
+    {
+      const char *permanent_code;
+
+      if (is_known_permanent_code (code) || g_strcmp0 (code, "invalid_grant") == 0)
+        permanent_code = code;
+      else
+        permanent_code = "unauthorized";
+      return result_new (TOKEN_RESULT_PERMANENT, permanent_code,
+                         g_strdup (token_permanent_message (permanent_code)), status);
+    }
+
+  if (status >= 200 && status < 300)
+    return parse_success (status, root);
+
+  if (status == 408)
+    r = result_new (TOKEN_RESULT_TRANSIENT, "timeout",
+                    g_strdup ("The token server timed out (HTTP 408); will retry."), status);
+  else if (status == 429)
+    r = result_new (TOKEN_RESULT_TRANSIENT, "rate_limited",
+                    g_strdup ("The token server is limiting requests (HTTP 429); will retry."), status);
+  else if (status >= 500 && status < 600)
+    r = result_new (TOKEN_RESULT_TRANSIENT, "server_error",
+                    g_strdup_printf ("The token server failed (HTTP %u); will retry.", status), status);
+  else
+    r = result_new (TOKEN_RESULT_TRANSIENT, "bad_response",
+                    g_strdup_printf ("The token server sent an unexpected answer (HTTP %u); will retry.",
+                                     status), status);
+  r->retry_after_usec = parse_retry_after (retry_after, now_usec);
+  return r;
+}
+
+/* ---- request ----------------------------------------------------------- */
+
+static gboolean
+is_loopback_host (const char *host)
+{
+  g_autoptr(GInetAddress) addr = NULL;
+  g_autofree char *bare = NULL;
+
+  if (host == NULL)
+    return FALSE;
+  if (g_ascii_strcasecmp (host, "localhost") == 0)
+    return TRUE;
+  /* GUri keeps the brackets off IPv6 literals. */
+  bare = g_strdup (host);
+  addr = g_inet_address_new_from_string (bare);
+  return addr != NULL && g_inet_address_get_is_loopback (addr);
+}
+
+gboolean
+token_url_validate (const char *url, GError **error)
+{
+  g_autoptr(GUri) uri = NULL;
+  g_autoptr(GError) local_error = NULL;
+  const char *scheme;
+
+  uri = g_uri_parse (url, G_URI_FLAGS_NONE, &local_error);
+  if (uri == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "Invalid token URL \"%s\": %s", url, local_error->message);
+      return FALSE;
+    }
+  scheme = g_uri_get_scheme (uri);
+  if (g_uri_get_host (uri) == NULL || g_uri_get_host (uri)[0] == '\0')
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "Invalid token URL \"%s\": no host", url);
+      return FALSE;
+    }
+  if (g_uri_get_userinfo (uri) != NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "Invalid token URL: credentials in the URL are not accepted");
+      return FALSE;
+    }
+  if (g_ascii_strcasecmp (scheme, "https") == 0)
+    return TRUE;
+  if (g_ascii_strcasecmp (scheme, "http") == 0 && is_loopback_host (g_uri_get_host (uri)))
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+               "Invalid token URL \"%s\": only https://, or http:// to a loopback address, is accepted", url);
+  return FALSE;
+}
+
+CodexSecret *
+token_request_body (const char *refresh_token)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+  char *out;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "client_id");
+  json_builder_add_string_value (b, TOKEN_CLIENT_ID);
+  json_builder_set_member_name (b, "grant_type");
+  json_builder_add_string_value (b, "refresh_token");
+  json_builder_set_member_name (b, "refresh_token");
+  json_builder_add_string_value (b, refresh_token);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  out = json_generator_to_data (gen, NULL);
+  codex_json_wipe_string_member (json_node_get_object (root), "refresh_token");
+  return out;
+}
+
+TokenClient *
+token_client_new (const char *url, guint timeout_seconds, GError **error)
+{
+  TokenClient *client;
+
+  if (!token_url_validate (url, error))
+    return NULL;
+  client = g_new0 (TokenClient, 1);
+  client->url = g_strdup (url);
+  client->timeout_seconds = timeout_seconds > 0 ? timeout_seconds : TOKEN_DEFAULT_TIMEOUT_SECONDS;
+  /* "timeout" bounds each socket operation, connecting included; the
+   * whole request is bounded by the timer in token_client_refresh_async. */
+  client->session = soup_session_new_with_options ("timeout", client->timeout_seconds,
+                                                   "idle-timeout", 60,
+                                                   "user-agent", PACKAGE_NAME "/" PACKAGE_VERSION,
+                                                   NULL);
+  return client;
+}
+
+void
+token_client_free (TokenClient *client)
+{
+  if (client == NULL)
+    return;
+  soup_session_abort (client->session);
+  g_object_unref (client->session);
+  g_free (client->url);
+  g_free (client);
+}
+
+const char *
+token_client_get_url (TokenClient *client)
+{
+  return client->url;
+}
+
+typedef struct {
+  SoupMessage *msg;
+  GInputStream *stream;
+  GByteArray *body;
+  GCancellable *cancellable; /* ours: cancelled by the deadline or the caller */
+  gulong caller_cancel_id;
+  GCancellable *caller_cancellable;
+  guint deadline_id;
+  gboolean timed_out;
+} RefreshData;
+
+static void
+refresh_data_free (RefreshData *d)
+{
+  g_clear_handle_id (&d->deadline_id, g_source_remove);
+  if (d->caller_cancellable != NULL)
+    g_cancellable_disconnect (d->caller_cancellable, d->caller_cancel_id);
+  g_clear_object (&d->caller_cancellable);
+  g_clear_object (&d->msg);
+  g_clear_object (&d->stream);
+  if (d->body != NULL)
+    {
+      codex_secret_wipe_bytes (d->body->data, d->body->len);
+      g_byte_array_unref (d->body);
+    }
+  g_clear_object (&d->cancellable);
+  g_free (d);
+}
+
+static gboolean
+deadline_cb (gpointer user_data)
+{
+  RefreshData *d = user_data;
+
+  d->deadline_id = 0;
+  d->timed_out = TRUE;
+  g_cancellable_cancel (d->cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+caller_cancelled_cb (GCancellable *caller, gpointer user_data)
+{
+  g_cancellable_cancel (user_data);
+}
+
+static void
+return_result (GTask *task, TokenResult *result)
+{
+  g_task_return_pointer (task, result, (GDestroyNotify) token_result_free);
+  g_object_unref (task);
+}
+
+static void
+return_io_error (GTask *task, const GError *error)
+{
+  RefreshData *d = g_task_get_task_data (task);
+  TokenResult *r;
+
+  if (d->timed_out || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    r = token_result_new_transient ("timeout", "The token server did not answer in time; will retry.");
+  else
+    {
+      /* GIO's messages name the host and the system error, nothing secret. */
+      g_autofree char *message = g_strdup_printf ("Could not reach the token server: %s; will retry.",
+                                                  error->message);
+      r = token_result_new_transient ("network", message);
+    }
+  return_result (task, r);
+}
+
+static void read_next_chunk (GTask *task);
+
+static void
+finish_response (GTask *task)
+{
+  RefreshData *d = g_task_get_task_data (task);
+  SoupMessageHeaders *headers = soup_message_get_response_headers (d->msg);
+  TokenResult *r;
+
+  r = token_result_from_response (soup_message_get_status (d->msg),
+                                  (const char *) d->body->data, d->body->len,
+                                  soup_message_headers_get_one (headers, "Retry-After"),
+                                  g_get_real_time ());
+  g_debug ("Token endpoint answered HTTP %u: %s%s%s", r->http_status,
+           r->kind == TOKEN_RESULT_SUCCESS ? "success" :
+           r->kind == TOKEN_RESULT_PERMANENT ? "permanent failure " : "transient failure ",
+           r->code != NULL ? r->code : "", "");
+  return_result (task, r);
+}
+
+static void
+chunk_read_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  RefreshData *d = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) chunk = NULL;
+  gsize len;
+
+  chunk = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), res, &error);
+  if (chunk == NULL)
+    {
+      return_io_error (task, error);
+      return;
+    }
+  len = g_bytes_get_size (chunk);
+  if (len == 0)
+    {
+      finish_response (task);
+      return;
+    }
+  if (d->body->len + len > TOKEN_MAX_RESPONSE_SIZE)
+    {
+      g_autofree char *message = g_strdup_printf ("The token server's answer (HTTP %u) is larger than "
+                                                  "%d bytes; will retry.",
+                                                  soup_message_get_status (d->msg),
+                                                  TOKEN_MAX_RESPONSE_SIZE);
+      TokenResult *r = token_result_new_transient ("bad_response", message);
+      r->http_status = soup_message_get_status (d->msg);
+      g_cancellable_cancel (d->cancellable); /* drop the rest of the body */
+      return_result (task, r);
+      return;
+    }
+  g_byte_array_append (d->body, g_bytes_get_data (chunk, NULL), (guint) len);
+  codex_secret_wipe_bytes ((gpointer) g_bytes_get_data (chunk, NULL), len);
+  read_next_chunk (task);
+}
+
+static void
+read_next_chunk (GTask *task)
+{
+  RefreshData *d = g_task_get_task_data (task);
+
+  g_input_stream_read_bytes_async (d->stream, READ_CHUNK, G_PRIORITY_DEFAULT, d->cancellable,
+                                   chunk_read_cb, task);
+}
+
+static void
+send_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  RefreshData *d = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  goffset length;
+
+  d->stream = soup_session_send_finish (SOUP_SESSION (source), res, &error);
+  if (d->stream == NULL)
+    {
+      return_io_error (task, error);
+      return;
+    }
+  length = soup_message_headers_get_content_length (soup_message_get_response_headers (d->msg));
+  if (length > TOKEN_MAX_RESPONSE_SIZE)
+    {
+      g_autofree char *message = g_strdup_printf ("The token server's answer (HTTP %u) is larger than "
+                                                  "%d bytes; will retry.",
+                                                  soup_message_get_status (d->msg),
+                                                  TOKEN_MAX_RESPONSE_SIZE);
+      TokenResult *r = token_result_new_transient ("bad_response", message);
+      r->http_status = soup_message_get_status (d->msg);
+      g_cancellable_cancel (d->cancellable);
+      return_result (task, r);
+      return;
+    }
+  read_next_chunk (task);
+}
+
+void
+token_client_refresh_async (TokenClient *client, const char *refresh_token,
+                            GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
+  RefreshData *d = g_new0 (RefreshData, 1);
+  CodexSecret *body = token_request_body (refresh_token);
+  g_autoptr(GBytes) bytes = g_bytes_new_with_free_func (body, strlen (body),
+                                                        (GDestroyNotify) codex_secret_free, body);
+  SoupMessageHeaders *headers;
+
+  g_task_set_source_tag (task, token_client_refresh_async);
+  g_task_set_task_data (task, d, (GDestroyNotify) refresh_data_free);
+  /* The outcome is always a result, even when cancelled. */
+  g_task_set_check_cancellable (task, FALSE);
+
+  d->body = g_byte_array_new ();
+  d->cancellable = g_cancellable_new ();
+  if (cancellable != NULL)
+    {
+      d->caller_cancellable = g_object_ref (cancellable);
+      d->caller_cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (caller_cancelled_cb),
+                                                   g_object_ref (d->cancellable), g_object_unref);
+    }
+  d->deadline_id = g_timeout_add_seconds (client->timeout_seconds, deadline_cb, d);
+
+  d->msg = soup_message_new ("POST", client->url);
+  /* A redirect would carry the refresh token to another URL. */
+  soup_message_add_flags (d->msg, SOUP_MESSAGE_NO_REDIRECT);
+  headers = soup_message_get_request_headers (d->msg);
+  soup_message_headers_replace (headers, "Accept", "application/json");
+  soup_message_set_request_body_from_bytes (d->msg, "application/json", bytes);
+
+  g_debug ("Refreshing the ChatGPT tokens at %s", client->url);
+  soup_session_send_async (client->session, d->msg, G_PRIORITY_DEFAULT, d->cancellable, send_cb, task);
+}
+
+TokenResult *
+token_client_refresh_finish (TokenClient *client, GAsyncResult *result)
+{
+  return g_task_propagate_pointer (G_TASK (result), NULL);
+}

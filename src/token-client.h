@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "secret-util.h"
+
+/* The ChatGPT token endpoint: one refresh request, and the classification
+ * of its outcome (DESIGN §4). */
+
+#define TOKEN_DEFAULT_URL "https://auth.openai.com/oauth/token"
+#define TOKEN_CLIENT_ID "app_EMoamEEZ73f0CkXaXp7hrann"
+#define TOKEN_DEFAULT_TIMEOUT_SECONDS 30
+#define TOKEN_MAX_RESPONSE_SIZE (1024 * 1024)
+/* Retry-After values above this are capped. */
+#define TOKEN_MAX_RETRY_AFTER_USEC (G_GINT64_CONSTANT (3600) * G_USEC_PER_SEC)
+
+typedef enum {
+  TOKEN_RESULT_SUCCESS,
+  TOKEN_RESULT_PERMANENT,
+  TOKEN_RESULT_TRANSIENT,
+} TokenResultKind;
+
+typedef struct {
+  TokenResultKind kind;
+  /* Failures: the RefreshError code and a message a person can act on. */
+  char *code;
+  char *message;
+  guint http_status;        /* 0 when no HTTP response arrived */
+  gint64 retry_after_usec;  /* from Retry-After, relative; 0 when absent */
+  /* Success: the fields the server sent (NULL when absent). */
+  CodexSecret *id_token;
+  CodexSecret *access_token;
+  CodexSecret *refresh_token;
+} TokenResult;
+
+void token_result_free (TokenResult *result);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TokenResult, token_result_free)
+
+TokenResult *token_result_new_transient (const char *code, const char *message);
+
+/* Classifies a complete HTTP response. @now_usec (wall clock) is used to
+ * turn a Retry-After date into a delay. */
+TokenResult *token_result_from_response (guint status, const char *body, gsize body_len,
+                                         const char *retry_after, gint64 now_usec);
+
+/* The message for a permanent failure with @code. */
+const char *token_permanent_message (const char *code);
+
+/* http:// is accepted only for loopback hosts; https:// always. */
+gboolean token_url_validate (const char *url, GError **error);
+
+/* The request body, exactly as the Codex CLI sends it. */
+CodexSecret *token_request_body (const char *refresh_token);
+
+typedef struct _TokenClient TokenClient;
+
+TokenClient *token_client_new (const char *url, guint timeout_seconds, GError **error);
+void token_client_free (TokenClient *client);
+const char *token_client_get_url (TokenClient *client);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TokenClient, token_client_free)
+
+/* Never fails: network errors and timeouts are transient results. */
+void token_client_refresh_async (TokenClient *client, const char *refresh_token,
+                                 GCancellable *cancellable,
+                                 GAsyncReadyCallback callback, gpointer user_data);
+TokenResult *token_client_refresh_finish (TokenClient *client, GAsyncResult *result);
