@@ -6,7 +6,7 @@
 #include "auth-error.h"
 #include "auth-manager.h"
 
-#define SAVE_RETRY_MAX_SECONDS 60
+#define SAVE_RETRY_MAX_SECONDS 10
 
 struct _AuthManager {
   GObject parent_instance;
@@ -661,10 +661,18 @@ refresh_due (AuthManager *self, gint64 now)
   return TRUE;
 }
 
+static gboolean
+refreshed_recently (AuthManager *self, gint64 now)
+{
+  gint64 last = auth_record_get_last_refresh (self->record);
+
+  return last > 0 && ABS (now - last) < AUTH_RECENT_REFRESH_USEC;
+}
+
 gboolean
 auth_manager_refresh_needed (AuthManager *self, gboolean force, gboolean want_token)
 {
-  gint64 now, last;
+  gint64 now;
 
   if (!is_chatgpt (self) || self->poison != NULL)
     return FALSE;
@@ -673,12 +681,12 @@ auth_manager_refresh_needed (AuthManager *self, gboolean force, gboolean want_to
     return force || (want_token && refresh_due (self, now));
   if (self->next_attempt_usec > now)
     return FALSE; /* backing off: answer with what there is */
-  if (force)
-    {
-      last = auth_record_get_last_refresh (self->record);
-      return !(last > 0 && ABS (now - last) < AUTH_RECENT_REFRESH_USEC);
-    }
-  return want_token && refresh_due (self, now);
+  /* A refresh under 30 s old satisfies a forced refresh, and also a due
+   * one: a server handing out tokens that expire within the leeway must
+   * not turn every call into a request. */
+  if (refreshed_recently (self, now))
+    return FALSE;
+  return force || (want_token && refresh_due (self, now));
 }
 
 void

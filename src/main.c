@@ -175,6 +175,7 @@ main (int argc, char **argv)
   g_autofree char *failure_path = NULL;
   const char *token_url;
   gboolean verbose = FALSE, version = FALSE, replace = FALSE;
+  gint request_timeout = TOKEN_DEFAULT_TIMEOUT_SECONDS;
   Daemon d = { 0 };
   int r;
   const GOptionEntry entries[] = {
@@ -185,6 +186,8 @@ main (int argc, char **argv)
       "Codex home directory holding auth.json (default: $CODEX_HOME, else ~/.codex)", "DIR" },
     { "token-url", 0, 0, G_OPTION_ARG_STRING, &token_url_opt,
       "Token endpoint (default: $CODEX_REFRESH_TOKEN_URL_OVERRIDE, else " TOKEN_DEFAULT_URL ")", "URL" },
+    { "request-timeout", 0, 0, G_OPTION_ARG_INT, &request_timeout,
+      "Seconds a token request may take, connecting included (default 30)", "SECONDS" },
     { NULL }
   };
 
@@ -214,6 +217,11 @@ main (int argc, char **argv)
   if (verbose)
     g_log_set_debug_enabled (TRUE);
 
+  if (request_timeout < 1 || request_timeout > 600)
+    {
+      g_printerr ("--request-timeout must be between 1 and 600 seconds, not %d\n", request_timeout);
+      return 2;
+    }
   codex_home = resolve_codex_home (codex_home_opt);
   token_url = token_url_opt;
   if (token_url == NULL || token_url[0] == '\0')
@@ -221,7 +229,7 @@ main (int argc, char **argv)
   if (token_url == NULL || token_url[0] == '\0')
     token_url = TOKEN_DEFAULT_URL;
   failure_path = refresh_failure_default_path ();
-  backend = auth_backend_new_real (codex_home, token_url, TOKEN_DEFAULT_TIMEOUT_SECONDS, failure_path, &error);
+  backend = auth_backend_new_real (codex_home, token_url, (guint) request_timeout, failure_path, &error);
   if (backend == NULL)
     {
       g_printerr ("%s\n", error->message);

@@ -15,10 +15,12 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
 import base64
+import urllib.request
 
 from gi.repository import Gio, GLib
 
@@ -32,6 +34,15 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
   <type>session</type>
   <listen>unix:tmpdir={tmpdir}</listen>
   <auth>EXTERNAL</auth>
+  <!-- The limits of a desktop session bus (session.conf). -->
+  <limit name="max_incoming_bytes">1000000000</limit>
+  <limit name="max_outgoing_bytes">1000000000</limit>
+  <limit name="max_message_size">1000000000</limit>
+  <limit name="max_replies_per_connection">50000</limit>
+  <limit name="max_connections_per_user">100000</limit>
+  <limit name="max_pending_service_starts">10000</limit>
+  <limit name="max_names_per_connection">50000</limit>
+  <limit name="max_match_rules_per_connection">50000</limit>
   <!-- No <servicedir>: nothing is activated behind the tests' back. -->
   <policy context="default">
     <allow send_destination="*" eavesdrop="true"/>
@@ -115,6 +126,57 @@ class PrivateBus:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class FakeTokenServer:
+    """tests/fake-token-server.py in a subprocess, driven over HTTP."""
+
+    def __init__(self):
+        script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                              "fake-token-server.py")
+        self.proc = subprocess.Popen([sys.executable, script], stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline().split()
+        if len(line) != 2 or line[0] != "PORT":
+            raise RuntimeError("the fake token server did not start")
+        self.port = int(line[1])
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.url = self.base + "/oauth/token"
+
+    def _control(self, path, payload=None):
+        data = json.dumps(payload).encode() if payload is not None else None
+        req = urllib.request.Request(self.base + path, data=data, method="POST" if data is not None else "GET")
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(req, timeout=10) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def script(self, responses=(), default=None):
+        payload = {"responses": list(responses)}
+        if default is not None:
+            payload["default"] = default
+        self._control("/_control/script", payload)
+
+    def requests(self):
+        return self._control("/_control/requests")
+
+    def count(self):
+        return len(self.requests())
+
+    def reset(self):
+        self._control("/_control/reset", {})
+        self.script()
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.proc.stdout.close()
+
+
+def token_response(access_exp=1893456000, tag="new", refresh="rt-rotated", id_token=None):
+    """A successful refresh answer, as the real endpoint sends it."""
+    body = {"access_token": make_jwt({"exp": access_exp, "tag": tag}), "refresh_token": refresh}
+    if id_token is not None:
+        body["id_token"] = id_token
+    return {"status": 200, "json": body}
+
+
 def pump(timeout=0.05):
     """Runs the default main context for @timeout seconds."""
     ctx = GLib.MainContext.default()
@@ -145,11 +207,13 @@ class DaemonTestCase(unittest.TestCase):
     def setUpClass(cls):
         cls.binary = os.environ["CODEX_AUTHD"]
         cls.bus = PrivateBus()
+        cls.token_server = FakeTokenServer()
 
     @classmethod
     def tearDownClass(cls):
         if cls.bus is not None:
             cls.bus.stop()
+        cls.token_server.stop()
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="codex-authd-test-")
@@ -166,7 +230,10 @@ class DaemonTestCase(unittest.TestCase):
             "XDG_CACHE_HOME": os.path.join(self.tmp, "cache"),
             "XDG_RUNTIME_DIR": os.path.join(self.tmp, "runtime"),
             "DBUS_SESSION_BUS_ADDRESS": self.bus.address,
+            # Every test talks to the fake endpoint, never to the network.
+            "CODEX_REFRESH_TOKEN_URL_OVERRIDE": self.token_server.url,
         })
+        self.token_server.reset()
         for d in ("config", "state", "data", "cache", "runtime"):
             os.makedirs(os.path.join(self.tmp, d), mode=0o700)
         self.conn = self.bus.connect()
