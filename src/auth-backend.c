@@ -32,7 +32,8 @@ typedef struct {
   StoreFile *store;
   TokenClient *token_client;
   char *failure_path;
-  int lock_fd; /* >= 0 while load(lock=TRUE) holds $CODEX_HOME/auth.lock */
+  gboolean locked; /* between load(lock=TRUE) and unlock() */
+  int lock_fd;     /* the fd holding $CODEX_HOME/auth.lock, -1 if none was needed */
   AuthBackendChangedFunc changed;
   gpointer changed_data;
 } RealBackend;
@@ -96,15 +97,16 @@ load_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *can
 
   if (w->lock)
     {
-      int fd = store_file_lock_sync (w->self->store, &error);
+      int fd = -1;
 
-      if (fd < 0)
+      if (!store_file_lock_sync (w->self->store, &fd, &error))
         {
           g_task_return_error (task, error);
           return;
         }
       /* Read by the main thread only after this task completed. */
       w->self->lock_fd = fd;
+      w->self->locked = TRUE;
     }
 
   snapshot->record = store_file_load_sync (w->self->store, &error);
@@ -126,7 +128,7 @@ real_load (AuthBackend *backend, gboolean lock, GAsyncReadyCallback callback, gp
   WorkData *w;
   g_autoptr(GTask) task = work_task_new (self, real_load, callback, user_data, &w);
 
-  g_return_if_fail (!lock || self->lock_fd < 0);
+  g_return_if_fail (!lock || !self->locked);
   w->lock = lock;
   g_task_run_in_thread (task, load_thread);
 }
@@ -137,10 +139,9 @@ real_unlock (AuthBackend *backend)
   RealBackend *self = (RealBackend *) backend;
 
   if (self->lock_fd >= 0)
-    {
-      close (self->lock_fd);
-      self->lock_fd = -1;
-    }
+    close (self->lock_fd);
+  self->lock_fd = -1;
+  self->locked = FALSE;
 }
 
 static void
@@ -163,7 +164,7 @@ real_save (AuthBackend *backend, AuthRecord *record, GAsyncReadyCallback callbac
   g_autoptr(GTask) task = work_task_new (self, real_save, callback, user_data, &w);
 
   w->record = auth_record_ref (record);
-  w->lock = self->lock_fd >= 0;
+  w->lock = self->locked;
   g_task_run_in_thread (task, save_thread);
 }
 

@@ -162,6 +162,15 @@ codex_file_lock (const char *path, guint timeout_ms, GError **error)
   int fd;
 
   fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+  if (fd < 0 && (errno == EACCES || errno == EPERM || errno == EROFS))
+    {
+      /* A read-only directory: an existing lock file still works. */
+      int saved = errno;
+
+      fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+      if (fd < 0)
+        errno = saved;
+    }
   if (fd < 0)
     {
       set_errno_error (error, errno, "cannot open the lock file", path);

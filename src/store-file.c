@@ -252,12 +252,26 @@ store_file_load_sync (StoreFile *self, GError **error)
   return record;
 }
 
-int
-store_file_lock_sync (StoreFile *self, GError **error)
+gboolean
+store_file_lock_sync (StoreFile *self, int *fd_out, GError **error)
 {
   g_autofree char *path = g_build_filename (self->codex_home, AUTH_LOCK_NAME, NULL);
+  g_autoptr(GError) local_error = NULL;
 
-  return codex_file_lock (path, LOCK_TIMEOUT_MS, error);
+  *fd_out = codex_file_lock (path, LOCK_TIMEOUT_MS, &local_error);
+  if (*fd_out >= 0)
+    return TRUE;
+  /* No lock file and no right to create one: nobody can replace auth.json
+   * in this directory either, so there is nothing to exclude. */
+  if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED) ||
+      g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_READ_ONLY) ||
+      g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+    {
+      g_debug ("%s, going on without it", local_error->message);
+      return TRUE;
+    }
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
 }
 
 gboolean
@@ -277,12 +291,8 @@ store_file_save_sync (StoreFile *self, AuthRecord *record, gboolean lock_held, G
     }
   /* The Codex CLI's protocol: auth.lock for the whole update, auth.json.lock
    * around the write itself. */
-  if (!lock_held)
-    {
-      lock_fd = store_file_lock_sync (self, error);
-      if (lock_fd < 0)
-        return FALSE;
-    }
+  if (!lock_held && !store_file_lock_sync (self, &lock_fd, error))
+    return FALSE;
   data_lock_fd = codex_file_lock (data_lock_path, LOCK_TIMEOUT_MS, error);
   if (data_lock_fd < 0)
     {

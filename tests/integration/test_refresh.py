@@ -298,8 +298,14 @@ class TestRefresh(RefreshTestCase):
         self.assertEqual(pending[0][1], slow["json"]["access_token"])
 
     def test_readonly_store_keeps_rotated_token(self):
-        if os.geteuid() == 0 and subprocess.run(["chattr", "-V"], capture_output=True).returncode != 0:
-            self.skipTest("chattr is needed to make a directory read-only for root")
+        if os.geteuid() == 0:
+            # Root writes through permission bits; the immutable attribute
+            # stops it. Check that this file system supports it.
+            probe = os.path.join(self.tmp, "probe")
+            os.mkdir(probe)
+            if subprocess.run(["chattr", "+i", probe], capture_output=True).returncode != 0:
+                self.skipTest("cannot make a directory read-only for root here (chattr +i failed)")
+            subprocess.run(["chattr", "-i", probe], check=True)
         record = chatgpt_record(refresh="rt-1")
         self.write_auth_atomically(record)
         first = token_response(tag="first", refresh="rt-2")
