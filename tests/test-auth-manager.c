@@ -1,0 +1,720 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The refresh state machine with a fake backend: a fake clock, a store in
+ * memory and a scripted token endpoint. */
+#include "config.h"
+
+#include <glib.h>
+#include <string.h>
+
+#include "auth-manager.h"
+#include "secret-util.h"
+
+#define SEC G_GINT64_CONSTANT (1000000)
+#define T0 (G_GINT64_CONSTANT (1800000000) * SEC)
+
+/* ---- records ----------------------------------------------------------- */
+
+static char *
+b64url (const char *s)
+{
+  g_autofree char *b = g_base64_encode ((const guchar *) s, strlen (s));
+  GString *out = g_string_new (NULL);
+
+  for (const char *p = b; *p; p++)
+    if (*p == '+')
+      g_string_append_c (out, '-');
+    else if (*p == '/')
+      g_string_append_c (out, '_');
+    else if (*p != '=')
+      g_string_append_c (out, *p);
+  return g_string_free (out, FALSE);
+}
+
+static char *
+jwt (const char *payload)
+{
+  g_autofree char *p = b64url (payload);
+  return g_strdup_printf ("eyJhbGciOiJub25lIn0.%s.sig", p);
+}
+
+static char *
+access_token (gint64 exp_usec, const char *tag)
+{
+  g_autofree char *payload = g_strdup_printf ("{\"exp\":%" G_GINT64_FORMAT ",\"tag\":\"%s\"}",
+                                              exp_usec / SEC, tag);
+  return jwt (payload);
+}
+
+/* A ChatGPT record; @exp_usec 0 gives an opaque access token; @last_usec 0
+ * no last_refresh. */
+static AuthRecord *
+chatgpt_record (const char *refresh_token, gint64 exp_usec, gint64 last_usec, const char *tag)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = jwt ("{\"email\":\"u@example.com\"}");
+  g_autofree char *access = exp_usec > 0 ? access_token (exp_usec, tag) : g_strdup_printf ("opaque-%s", tag);
+  g_autofree char *last = NULL;
+  g_autofree char *json = NULL;
+  AuthRecord *r;
+
+  if (last_usec > 0)
+    {
+      g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc (last_usec / SEC);
+      g_autofree char *iso = g_date_time_format_iso8601 (dt);
+      last = g_strdup_printf (",\"last_refresh\":\"%s\"", iso);
+    }
+  json = g_strdup_printf ("{\"auth_mode\":\"chatgpt\",\"tokens\":{\"id_token\":\"%s\","
+                          "\"access_token\":\"%s\",\"refresh_token\":\"%s\"}%s}",
+                          id, access, refresh_token, last != NULL ? last : "");
+  r = auth_record_parse (json, strlen (json), &error);
+  g_assert_no_error (error);
+  return r;
+}
+
+/* ---- the fake backend -------------------------------------------------- */
+
+typedef struct {
+  AuthBackend parent;
+  gint64 now;
+  double random;
+  AuthRecord *stored;
+  RefreshFailure *failure;
+  gboolean locked;
+  gboolean save_fails;
+  guint saves;
+  guint failure_writes;
+  /* Token endpoint: scripted results (TokenResult*), the refresh tokens
+   * sent, and, when holding, the request not answered yet. */
+  GQueue script;
+  GPtrArray *sent;
+  gboolean hold;
+  GTask *held;
+  /* Called when a request is sent, before its answer (to change the store
+   * while the request is out). */
+  void (*on_request) (gpointer fake);
+  AuthBackendChangedFunc changed;
+  gpointer changed_data;
+} FakeBackend;
+
+static gboolean
+fake_watch (AuthBackend *b, AuthBackendChangedFunc changed, gpointer data, GError **error)
+{
+  FakeBackend *f = (FakeBackend *) b;
+
+  f->changed = changed;
+  f->changed_data = data;
+  return TRUE;
+}
+
+static void
+fake_load (AuthBackend *b, gboolean lock, GAsyncReadyCallback cb, gpointer data)
+{
+  FakeBackend *f = (FakeBackend *) b;
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, cb, data);
+  AuthSnapshot *snap = g_new0 (AuthSnapshot, 1);
+
+  if (lock)
+    {
+      g_assert_false (f->locked);
+      f->locked = TRUE;
+    }
+  snap->record = f->stored != NULL ? auth_record_ref (f->stored) : NULL;
+  snap->failure = f->failure != NULL ? refresh_failure_copy (f->failure) : NULL;
+  g_task_return_pointer (task, snap, (GDestroyNotify) auth_snapshot_free);
+}
+
+static void
+fake_unlock (AuthBackend *b)
+{
+  ((FakeBackend *) b)->locked = FALSE;
+}
+
+static void
+fake_save (AuthBackend *b, AuthRecord *record, GAsyncReadyCallback cb, gpointer data)
+{
+  FakeBackend *f = (FakeBackend *) b;
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, cb, data);
+
+  if (f->save_fails)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_READ_ONLY, "read-only store");
+      return;
+    }
+  f->saves++;
+  g_clear_pointer (&f->stored, auth_record_unref);
+  f->stored = auth_record_ref (record);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+fake_refresh (AuthBackend *b, const char *refresh_token, GCancellable *cancellable,
+              GAsyncReadyCallback cb, gpointer data)
+{
+  FakeBackend *f = (FakeBackend *) b;
+  GTask *task = g_task_new (NULL, NULL, cb, data);
+
+  g_assert_true (f->locked); /* every request is made under the lock */
+  g_ptr_array_add (f->sent, g_strdup (refresh_token));
+  if (f->on_request != NULL)
+    f->on_request (f);
+  if (f->hold)
+    {
+      g_assert_null (f->held);
+      f->held = task;
+      return;
+    }
+  g_assert_false (g_queue_is_empty (&f->script));
+  g_task_return_pointer (task, g_queue_pop_head (&f->script), (GDestroyNotify) token_result_free);
+  g_object_unref (task);
+}
+
+static void
+fake_store_failure (AuthBackend *b, const RefreshFailure *failure, GAsyncReadyCallback cb, gpointer data)
+{
+  FakeBackend *f = (FakeBackend *) b;
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, cb, data);
+
+  f->failure_writes++;
+  g_clear_pointer (&f->failure, refresh_failure_free);
+  f->failure = failure != NULL ? refresh_failure_copy (failure) : NULL;
+  g_task_return_boolean (task, TRUE);
+}
+
+static gint64
+fake_now (AuthBackend *b)
+{
+  return ((FakeBackend *) b)->now;
+}
+
+static double
+fake_random (AuthBackend *b)
+{
+  return ((FakeBackend *) b)->random;
+}
+
+static const char *
+fake_describe (AuthBackend *b)
+{
+  return "fake store";
+}
+
+static void
+fake_free (AuthBackend *b)
+{
+  FakeBackend *f = (FakeBackend *) b;
+
+  g_clear_pointer (&f->stored, auth_record_unref);
+  g_clear_pointer (&f->failure, refresh_failure_free);
+  g_queue_clear_full (&f->script, (GDestroyNotify) token_result_free);
+  g_ptr_array_unref (f->sent);
+  g_assert_null (f->held);
+  g_free (f);
+}
+
+static const AuthBackendOps fake_ops = {
+  .watch = fake_watch,
+  .load = fake_load,
+  .unlock = fake_unlock,
+  .save = fake_save,
+  .refresh = fake_refresh,
+  .store_failure = fake_store_failure,
+  .now = fake_now,
+  .random = fake_random,
+  .describe = fake_describe,
+  .free = fake_free,
+};
+
+typedef struct {
+  FakeBackend *fake; /* owned by manager */
+  AuthManager *manager;
+  guint changes;
+} Fixture;
+
+static void
+on_changed (AuthManager *m, gpointer data)
+{
+  ((Fixture *) data)->changes++;
+}
+
+static void
+spin_until_idle (void)
+{
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+/* Starts a manager on a fake store holding @stored and, when not NULL, the
+ * persisted failure record @failure (both taken). */
+static void
+fixture_start_full (Fixture *fx, AuthRecord *stored, RefreshFailure *failure)
+{
+  g_autoptr(GError) error = NULL;
+
+  fx->fake = g_new0 (FakeBackend, 1);
+  fx->fake->parent.ops = &fake_ops;
+  fx->fake->now = T0;
+  fx->fake->random = 0.5; /* jitter factor exactly 1 */
+  fx->fake->stored = stored;
+  fx->fake->failure = failure;
+  fx->fake->sent = g_ptr_array_new_with_free_func (g_free);
+  g_queue_init (&fx->fake->script);
+  fx->manager = auth_manager_new (&fx->fake->parent);
+  g_signal_connect (fx->manager, "changed", G_CALLBACK (on_changed), fx);
+  g_assert_true (auth_manager_start (fx->manager, &error));
+  g_assert_no_error (error);
+  spin_until_idle ();
+  g_assert_true (auth_manager_is_loaded (fx->manager));
+}
+
+static void
+fixture_start (Fixture *fx, AuthRecord *stored)
+{
+  fixture_start_full (fx, stored, NULL);
+}
+
+static void
+fixture_stop (Fixture *fx)
+{
+  auth_manager_stop (fx->manager);
+  g_clear_object (&fx->manager);
+}
+
+static void
+script (Fixture *fx, TokenResult *r)
+{
+  g_queue_push_tail (&fx->fake->script, r);
+}
+
+static TokenResult *
+success (const char *access, const char *refresh)
+{
+  TokenResult *r = g_new0 (TokenResult, 1);
+
+  r->kind = TOKEN_RESULT_SUCCESS;
+  r->http_status = 200;
+  r->access_token = codex_secret_dup (access);
+  r->refresh_token = codex_secret_dup (refresh);
+  return r;
+}
+
+static TokenResult *
+transient (const char *code, gint64 retry_after)
+{
+  TokenResult *r = token_result_new_transient (code, "try later");
+
+  r->http_status = 503;
+  r->retry_after_usec = retry_after;
+  return r;
+}
+
+static TokenResult *
+permanent (const char *code)
+{
+  TokenResult *r = g_new0 (TokenResult, 1);
+
+  r->kind = TOKEN_RESULT_PERMANENT;
+  r->code = g_strdup (code);
+  r->message = g_strdup (token_permanent_message (code));
+  r->http_status = 401;
+  return r;
+}
+
+static void
+refresh_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  auth_manager_refresh_finish (AUTH_MANAGER (source), res);
+  (*(guint *) data)++;
+}
+
+/* What a client calling GetAuthStatus(include_token, refresh_token) gets:
+ * the manager's decision, and a refresh when it says so. */
+static const char *
+client_call (Fixture *fx, gboolean include_token, gboolean refresh_token)
+{
+  if (auth_manager_refresh_needed (fx->manager, refresh_token, include_token))
+    {
+      guint done = 0;
+
+      auth_manager_refresh_async (fx->manager, refresh_done, &done);
+      while (done == 0)
+        g_main_context_iteration (NULL, TRUE);
+    }
+  spin_until_idle ();
+  return include_token ? auth_manager_get_token (fx->manager) : NULL;
+}
+
+static char *
+status_field (Fixture *fx, const char *which)
+{
+  AuthStatus s = { 0 };
+  char *out;
+
+  auth_manager_get_status (fx->manager, &s);
+  if (g_str_equal (which, "state"))
+    out = g_strdup (s.refresh_state);
+  else if (g_str_equal (which, "error"))
+    out = g_strdup (s.refresh_error);
+  else if (g_str_equal (which, "store"))
+    out = g_strdup (s.store_state);
+  else
+    g_assert_not_reached ();
+  auth_status_clear (&s);
+  return out;
+}
+
+#define assert_status(fx, which, expected) \
+  G_STMT_START { g_autofree char *_v = status_field (fx, which); g_assert_cmpstr (_v, ==, expected); } G_STMT_END
+
+static guint
+requests (Fixture *fx)
+{
+  return fx->fake->sent->len;
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+static void
+test_backoff_delay (void)
+{
+  /* First retry about 1 s, doubling, capped at 10 min; jitter ±20 %. */
+  g_assert_cmpint (auth_backoff_delay (1, 0.5, 0), ==, 1 * SEC);
+  g_assert_cmpint (auth_backoff_delay (2, 0.5, 0), ==, 2 * SEC);
+  g_assert_cmpint (auth_backoff_delay (5, 0.5, 0), ==, 16 * SEC);
+  g_assert_cmpint (auth_backoff_delay (1, 0.0, 0), ==, 800000);
+  g_assert_cmpint (auth_backoff_delay (1, 0.999999, 0), <, 1200000);
+  g_assert_cmpint (auth_backoff_delay (1, 0.999999, 0), >, 1199000);
+  g_assert_cmpint (auth_backoff_delay (10, 0.5, 0), ==, 512 * SEC);
+  g_assert_cmpint (auth_backoff_delay (11, 0.5, 0), ==, 600 * SEC);
+  g_assert_cmpint (auth_backoff_delay (60, 0.999, 0), ==, 600 * SEC);
+  g_assert_cmpint (auth_backoff_delay (1000, 0.0, 0), ==, 480 * SEC);
+  /* Retry-After wins when longer. */
+  g_assert_cmpint (auth_backoff_delay (1, 0.5, 30 * SEC), ==, 30 * SEC);
+  g_assert_cmpint (auth_backoff_delay (5, 0.5, 3 * SEC), ==, 16 * SEC);
+}
+
+static void
+test_backoff_schedule (void)
+{
+  Fixture fx = { 0 };
+  gint64 expected_delays[] = { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 600, 600 };
+  AuthStatus s = { 0 };
+
+  fixture_start (&fx, chatgpt_record ("rt", T0 + 3600 * SEC, T0 - 3600 * SEC, "a"));
+  for (guint i = 0; i < G_N_ELEMENTS (expected_delays); i++)
+    {
+      gint64 started = fx.fake->now;
+
+      script (&fx, transient ("server_error", 0));
+      /* The cached token is served whatever happens. */
+      g_assert_nonnull (client_call (&fx, TRUE, TRUE));
+      g_assert_cmpuint (requests (&fx), ==, i + 1);
+      assert_status (&fx, "state", "backoff");
+      assert_status (&fx, "error", "server_error");
+      auth_manager_get_status (fx.manager, &s);
+      g_assert_cmpuint (s.next_refresh_attempt, ==, started + expected_delays[i] * SEC);
+      auth_status_clear (&s);
+
+      /* Polling before the deadline: no request. */
+      for (gint64 t = 0; t < expected_delays[i] * SEC; t += expected_delays[i] * SEC / 10)
+        {
+          fx.fake->now = started + t;
+          g_assert_false (auth_manager_refresh_needed (fx.manager, TRUE, TRUE));
+          client_call (&fx, TRUE, TRUE);
+        }
+      g_assert_cmpuint (requests (&fx), ==, i + 1);
+      fx.fake->now = started + expected_delays[i] * SEC;
+      g_assert_true (auth_manager_refresh_needed (fx.manager, TRUE, TRUE));
+    }
+
+  /* Success resets it. */
+  script (&fx, success ("fresh-access", "rt-2"));
+  g_assert_cmpstr (client_call (&fx, TRUE, TRUE), ==, "fresh-access");
+  assert_status (&fx, "state", "ok");
+  assert_status (&fx, "error", "");
+  auth_manager_get_status (fx.manager, &s);
+  g_assert_cmpuint (s.next_refresh_attempt, ==, 0);
+  auth_status_clear (&s);
+  fixture_stop (&fx);
+}
+
+static void
+test_retry_after (void)
+{
+  Fixture fx = { 0 };
+
+  fixture_start (&fx, chatgpt_record ("rt", T0 + 3600 * SEC, 0, "a"));
+  script (&fx, transient ("rate_limited", 120 * SEC));
+  client_call (&fx, TRUE, TRUE);
+  fx.fake->now = T0 + 119 * SEC;
+  g_assert_false (auth_manager_refresh_needed (fx.manager, TRUE, TRUE));
+  fx.fake->now = T0 + 120 * SEC;
+  g_assert_true (auth_manager_refresh_needed (fx.manager, TRUE, TRUE));
+  fixture_stop (&fx);
+}
+
+static void
+test_recent_refresh_window (void)
+{
+  Fixture fx = { 0 };
+
+  fixture_start (&fx, chatgpt_record ("rt-1", T0 + 3600 * SEC, T0 - 3600 * SEC, "a"));
+  script (&fx, success ("access-2", "rt-2"));
+  g_assert_cmpstr (client_call (&fx, TRUE, TRUE), ==, "access-2");
+  fx.fake->now = T0 + 29 * SEC;
+  g_assert_false (auth_manager_refresh_needed (fx.manager, TRUE, TRUE));
+  fx.fake->now = T0 + 31 * SEC;
+  g_assert_true (auth_manager_refresh_needed (fx.manager, TRUE, TRUE));
+  script (&fx, success ("access-3", "rt-3"));
+  g_assert_cmpstr (client_call (&fx, TRUE, TRUE), ==, "access-3");
+  /* The rotated token is the one sent. */
+  g_assert_cmpstr (g_ptr_array_index (fx.fake->sent, 0), ==, "rt-1");
+  g_assert_cmpstr (g_ptr_array_index (fx.fake->sent, 1), ==, "rt-2");
+  g_assert_cmpuint (fx.fake->saves, ==, 2);
+  fixture_stop (&fx);
+}
+
+static void
+test_proactive (void)
+{
+  struct {
+    gint64 exp;
+    gint64 last;
+    gboolean due;
+  } cases[] = {
+    { T0 + 4 * 60 * SEC, T0 - 3600 * SEC, TRUE },     /* expires within 5 min */
+    { T0 + 6 * 60 * SEC, T0 - 3600 * SEC, FALSE },
+    { T0 - 60 * SEC, T0 - 3600 * SEC, TRUE },         /* expired */
+    { 0, T0 - 9 * 24 * 3600 * SEC, TRUE },            /* no exp: older than 8 days */
+    { 0, T0 - 7 * 24 * 3600 * SEC, FALSE },
+    { 0, 0, TRUE },                                   /* nothing known */
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      Fixture fx = { 0 };
+
+      g_test_message ("case %u", i);
+      fixture_start (&fx, chatgpt_record ("rt", cases[i].exp, cases[i].last, "a"));
+      g_assert_cmpint (auth_manager_refresh_needed (fx.manager, FALSE, TRUE), ==, cases[i].due);
+      /* Not handing a token out: never due. */
+      g_assert_false (auth_manager_refresh_needed (fx.manager, FALSE, FALSE));
+      fixture_stop (&fx);
+    }
+}
+
+static void
+test_single_flight (void)
+{
+  Fixture fx = { 0 };
+  guint done = 0;
+
+  fixture_start (&fx, chatgpt_record ("rt-1", T0 + 3600 * SEC, 0, "a"));
+  fx.fake->hold = TRUE;
+  for (int i = 0; i < 50; i++)
+    {
+      g_assert_true (auth_manager_refresh_needed (fx.manager, TRUE, TRUE));
+      auth_manager_refresh_async (fx.manager, refresh_done, &done);
+      spin_until_idle ();
+    }
+  assert_status (&fx, "state", "refreshing");
+  g_assert_cmpuint (requests (&fx), ==, 1);
+  g_assert_cmpuint (done, ==, 0);
+
+  g_task_return_pointer (fx.fake->held, success ("access-2", "rt-2"), (GDestroyNotify) token_result_free);
+  g_clear_object (&fx.fake->held);
+  spin_until_idle ();
+  g_assert_cmpuint (done, ==, 50);
+  g_assert_cmpstr (auth_manager_get_token (fx.manager), ==, "access-2");
+  g_assert_false (fx.fake->locked);
+  fixture_stop (&fx);
+}
+
+static void
+test_permanent_poisons (void)
+{
+  Fixture fx = { 0 };
+  g_autofree char *fp = NULL;
+  AuthStatus s = { 0 };
+
+  fixture_start (&fx, chatgpt_record ("rt-doomed", T0 + 3600 * SEC, 0, "a"));
+  fp = g_strdup (auth_record_get_fingerprint (fx.fake->stored));
+  script (&fx, permanent ("refresh_token_reused"));
+  g_assert_null (client_call (&fx, TRUE, TRUE));
+  for (int i = 0; i < 1000; i++)
+    {
+      fx.fake->now += 7 * 24 * 3600 * SEC / 1000; /* a week of polling */
+      g_assert_false (auth_manager_refresh_needed (fx.manager, TRUE, TRUE));
+      g_assert_null (client_call (&fx, TRUE, TRUE));
+    }
+  g_assert_cmpuint (requests (&fx), ==, 1);
+  auth_manager_get_status (fx.manager, &s);
+  g_assert_cmpstr (s.refresh_state, ==, "poisoned");
+  g_assert_cmpstr (s.refresh_error, ==, "refresh_token_reused");
+  g_assert_cmpstr (s.refresh_error_message, ==, token_permanent_message ("refresh_token_reused"));
+  g_assert_cmpstr (s.auth_method, ==, "chatgpt");
+  g_assert_true (s.requires_login);
+  auth_status_clear (&s);
+  /* Persisted for the snapshot that was attempted. */
+  g_assert_nonnull (fx.fake->failure);
+  g_assert_cmpstr (fx.fake->failure->fingerprint, ==, fp);
+  g_assert_cmpstr (fx.fake->failure->code, ==, "refresh_token_reused");
+  g_assert_cmpint (fx.fake->failure->time_usec, ==, T0);
+
+  /* A reload of the same record keeps it; a different one clears it. */
+  fx.fake->changed (fx.fake->changed_data);
+  spin_until_idle ();
+  assert_status (&fx, "state", "poisoned");
+  g_clear_pointer (&fx.fake->stored, auth_record_unref);
+  fx.fake->stored = chatgpt_record ("rt-new", T0 + 3600 * SEC, 0, "b");
+  fx.fake->changed (fx.fake->changed_data);
+  spin_until_idle ();
+  assert_status (&fx, "state", "ok");
+  g_assert_null (fx.fake->failure);
+  g_assert_nonnull (auth_manager_get_token (fx.manager));
+  fixture_stop (&fx);
+}
+
+static void
+replace_store_during_request (gpointer data)
+{
+  FakeBackend *f = data;
+
+  g_clear_pointer (&f->stored, auth_record_unref);
+  f->stored = chatgpt_record ("rt-other-login", T0 + 3600 * SEC, 0, "other");
+}
+
+static void
+test_permanent_after_external_change (void)
+{
+  Fixture fx = { 0 };
+
+  fixture_start (&fx, chatgpt_record ("rt-doomed", T0 + 3600 * SEC, 0, "a"));
+  fx.fake->on_request = replace_store_during_request;
+  script (&fx, permanent ("refresh_token_reused"));
+  client_call (&fx, TRUE, TRUE);
+  /* The failure was about a snapshot no longer stored: not poisoned. */
+  assert_status (&fx, "state", "ok");
+  g_assert_null (fx.fake->failure);
+  g_assert_cmpuint (fx.fake->failure_writes, ==, 0);
+  g_assert_cmpstr (auth_record_get_refresh_token (fx.fake->stored), ==, "rt-other-login");
+  g_assert_nonnull (strstr (auth_manager_get_token (fx.manager), "eyJ"));
+  fixture_stop (&fx);
+}
+
+static void
+test_poison_loaded_at_start (void)
+{
+  Fixture fx = { 0 };
+  Fixture other = { 0 };
+  AuthRecord *stored = chatgpt_record ("rt-doomed", T0 + 3600 * SEC, 0, "a");
+
+  /* A failure record for the stored snapshot: poisoned with no request. */
+  fixture_start_full (&fx, auth_record_ref (stored),
+                      refresh_failure_new (auth_record_get_fingerprint (stored), "refresh_token_expired",
+                                           token_permanent_message ("refresh_token_expired"), 401, T0));
+  assert_status (&fx, "state", "poisoned");
+  assert_status (&fx, "error", "refresh_token_expired");
+  g_assert_false (auth_manager_refresh_needed (fx.manager, TRUE, TRUE));
+  g_assert_null (client_call (&fx, TRUE, TRUE));
+  g_assert_cmpuint (requests (&fx), ==, 0);
+  g_assert_cmpuint (fx.fake->failure_writes, ==, 0);
+  fixture_stop (&fx);
+
+  /* One for another snapshot is stale and removed. */
+  fixture_start_full (&other, stored,
+                      refresh_failure_new ("0000000000000000000000000000000000000000000000000000000000000000",
+                                           "refresh_token_expired", "x", 401, T0));
+  assert_status (&other, "state", "ok");
+  g_assert_null (other.fake->failure);
+  g_assert_cmpuint (other.fake->failure_writes, ==, 1);
+  fixture_stop (&other);
+}
+
+static void
+test_guarded_reload (void)
+{
+  Fixture fx = { 0 };
+
+  fixture_start (&fx, chatgpt_record ("rt-1", T0 + 3600 * SEC, 0, "a"));
+  /* Another program refreshed; the watch has not told us yet. */
+  g_clear_pointer (&fx.fake->stored, auth_record_unref);
+  fx.fake->stored = chatgpt_record ("rt-external", T0 + 3600 * SEC, T0, "external");
+  g_assert_true (auth_manager_refresh_needed (fx.manager, TRUE, TRUE));
+  client_call (&fx, TRUE, TRUE);
+  g_assert_cmpuint (requests (&fx), ==, 0);
+  g_assert_cmpstr (auth_record_get_refresh_token (fx.fake->stored), ==, "rt-external");
+  /* And that record counts as just refreshed. */
+  g_assert_false (auth_manager_refresh_needed (fx.manager, TRUE, TRUE));
+  fixture_stop (&fx);
+}
+
+static void
+test_save_failure_keeps_rotated_token (void)
+{
+  Fixture fx = { 0 };
+
+  fixture_start (&fx, chatgpt_record ("rt-1", T0 + 3600 * SEC, 0, "a"));
+  fx.fake->save_fails = TRUE;
+  script (&fx, success ("access-2", "rt-2"));
+  g_assert_cmpstr (client_call (&fx, TRUE, TRUE), ==, "access-2");
+  assert_status (&fx, "store", "error");
+  g_assert_cmpstr (auth_record_get_refresh_token (fx.fake->stored), ==, "rt-1");
+
+  /* A reload that finds the old record keeps the new tokens. */
+  fx.fake->changed (fx.fake->changed_data);
+  spin_until_idle ();
+  g_assert_cmpstr (auth_manager_get_token (fx.manager), ==, "access-2");
+
+  /* The next refresh sends the rotated token, never rt-1 again. */
+  fx.fake->now += 31 * SEC;
+  script (&fx, success ("access-3", "rt-3"));
+  g_assert_cmpstr (client_call (&fx, TRUE, TRUE), ==, "access-3");
+  g_assert_cmpuint (requests (&fx), ==, 2);
+  g_assert_cmpstr (g_ptr_array_index (fx.fake->sent, 1), ==, "rt-2");
+
+  /* The store accepts writes again: the retry saves the newest record. */
+  fx.fake->save_fails = FALSE;
+  while (g_strcmp0 (auth_record_get_refresh_token (fx.fake->stored), "rt-3") != 0)
+    g_main_context_iteration (NULL, TRUE);
+  spin_until_idle ();
+  assert_status (&fx, "store", "ok");
+  fixture_stop (&fx);
+}
+
+static void
+test_apikey_never_refreshes (void)
+{
+  Fixture fx = { 0 };
+  g_autoptr(GError) error = NULL;
+  const char *json = "{\"OPENAI_API_KEY\":\"sk-1\"}";
+
+  fixture_start (&fx, auth_record_parse (json, strlen (json), &error));
+  g_assert_false (auth_manager_refresh_needed (fx.manager, TRUE, TRUE));
+  g_assert_cmpstr (client_call (&fx, TRUE, TRUE), ==, "sk-1");
+  assert_status (&fx, "state", "none");
+  fixture_stop (&fx);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  /* The manager logs state changes as messages and warnings; they are
+   * expected here. */
+  g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL);
+
+  g_test_add_func ("/manager/backoff-delay", test_backoff_delay);
+  g_test_add_func ("/manager/backoff-schedule", test_backoff_schedule);
+  g_test_add_func ("/manager/retry-after", test_retry_after);
+  g_test_add_func ("/manager/recent-refresh-window", test_recent_refresh_window);
+  g_test_add_func ("/manager/proactive", test_proactive);
+  g_test_add_func ("/manager/single-flight", test_single_flight);
+  g_test_add_func ("/manager/permanent-poisons", test_permanent_poisons);
+  g_test_add_func ("/manager/permanent-after-external-change", test_permanent_after_external_change);
+  g_test_add_func ("/manager/poison-loaded-at-start", test_poison_loaded_at_start);
+  g_test_add_func ("/manager/guarded-reload", test_guarded_reload);
+  g_test_add_func ("/manager/save-failure-keeps-rotated-token", test_save_failure_keeps_rotated_token);
+  g_test_add_func ("/manager/apikey-never-refreshes", test_apikey_never_refreshes);
+
+  return g_test_run ();
+}
