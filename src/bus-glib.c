@@ -15,6 +15,7 @@ typedef struct {
   GSource source;
   sd_bus *bus;
   gpointer fd_tag;
+  GIOCondition fd_events;
   BusGlibErrorFunc on_error;
   gpointer user_data;
   gboolean failed;
@@ -60,6 +61,7 @@ bus_source_prepare (GSource *source, gint *timeout_ms)
 {
   BusSource *bs = (BusSource *) source;
   int events;
+  GIOCondition cond;
 
   *timeout_ms = -1;
   if (bs->failed)
@@ -67,7 +69,14 @@ bus_source_prepare (GSource *source, gint *timeout_ms)
   events = sd_bus_get_events (bs->bus);
   if (events < 0)
     return TRUE; /* dispatch reports the error */
-  g_source_modify_unix_fd (source, bs->fd_tag, poll_events_to_condition (events));
+  /* g_source_modify_unix_fd() wakes the context up, which costs a whole
+   * extra loop iteration: only call it when the events really change. */
+  cond = poll_events_to_condition (events);
+  if (cond != bs->fd_events)
+    {
+      g_source_modify_unix_fd (source, bs->fd_tag, cond);
+      bs->fd_events = cond;
+    }
   return bus_timeout_due (bs, timeout_ms);
 }
 
@@ -137,7 +146,8 @@ bus_glib_attach (sd_bus *bus, GMainContext *context, BusGlibErrorFunc on_error, 
   bs->bus = sd_bus_ref (bus);
   bs->on_error = on_error;
   bs->user_data = user_data;
-  bs->fd_tag = g_source_add_unix_fd (source, fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+  bs->fd_events = G_IO_IN | G_IO_HUP | G_IO_ERR;
+  bs->fd_tag = g_source_add_unix_fd (source, fd, bs->fd_events);
   g_source_set_name (source, "sd-bus");
   id = g_source_attach (source, context);
   g_source_unref (source);

@@ -427,6 +427,25 @@ print("PING")
                        record["tokens"]["id_token"]):
             self.assertNotIn(secret, log)
 
+    def test_sleeps_when_idle(self):
+        # An idle daemon sleeps in poll(): it burns (almost) no CPU. A main
+        # loop that keeps waking itself up uses a whole core here.
+        self.write_auth_atomically(chatgpt_record())
+        proc = self.start_daemon()
+        self.get_auth_status(True, False)
+
+        def cpu_ticks():
+            with open(f"/proc/{proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return int(fields[11]) + int(fields[12])  # utime + stime
+
+        hz = os.sysconf("SC_CLK_TCK")
+        before = cpu_ticks()
+        time.sleep(3)
+        used = (cpu_ticks() - before) / hz
+        print(f"CPU time used in 3 s idle: {used:.2f} s")
+        self.assertLess(used, 0.3)
+
     def test_sigterm_and_sigint_exit_cleanly(self):
         import signal as sig
         for s in (sig.SIGTERM, sig.SIGINT):
