@@ -161,7 +161,7 @@ compare_doubles (const void *a, const void *b)
   return (x > y) - (x < y);
 }
 
-#define ROUNDS 9
+#define ROUNDS 25
 
 typedef double (*RateFunc) (sd_bus *bus, gboolean ping, guint calls);
 

@@ -92,7 +92,7 @@ def main():
         b.write_record(chatgpt_record(access_exp=int(time.time()) + 24 * 3600))
         b.start_daemon()
         print("== GetAuthStatus(true, false) against Peer.Ping, same bus and daemon")
-        print(b.bench("throughput", "--calls", "45000"))
+        print(b.bench("throughput", "--calls", "50000"))
         b.stop_daemon()
 
         print(f"\n== storm, permanent failure (HTTP 401 refresh_token_reused)")
