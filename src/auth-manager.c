@@ -394,23 +394,28 @@ typedef struct {
   AuthRecord *record;
 } SaveData;
 
+/* A save finished: the store has the record now, or the save is retried. */
+static void
+apply_save_result (AuthManager *self, AuthRecord *record, GAsyncResult *result)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (g_task_propagate_boolean (G_TASK (result), &error))
+    note_saved (self, record);
+  else if (is_record_in_use (self, record) && !g_cancellable_is_cancelled (self->cancellable))
+    note_save_failed (self, error);
+}
+
 static void
 save_retry_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   SaveData *data = user_data;
   AuthManager *self = data->self;
-  g_autoptr(GError) error = NULL;
 
   self->saving = FALSE;
-  if (g_task_propagate_boolean (G_TASK (result), &error))
-    {
-      if (is_record_in_use (self, data->record))
-        g_message ("Saved the refreshed tokens to %s", self->backend->ops->describe (self->backend));
-      note_saved (self, data->record);
-    }
-  else if (self->dirty && is_record_in_use (self, data->record) &&
-           !g_cancellable_is_cancelled (self->cancellable))
-    note_save_failed (self, error);
+  apply_save_result (self, data->record, result);
+  if (!self->dirty)
+    g_message ("Saved the refreshed tokens to %s", self->backend->ops->describe (self->backend));
   emit_changed (self);
   auth_record_unref (data->record);
   g_free (data);
@@ -489,12 +494,8 @@ save_after_refresh_cb (GObject *source, GAsyncResult *result, gpointer user_data
 {
   SaveData *data = user_data;
   AuthManager *self = data->self;
-  g_autoptr(GError) error = NULL;
 
-  if (g_task_propagate_boolean (G_TASK (result), &error))
-    note_saved (self, data->record);
-  else if (is_record_in_use (self, data->record))
-    note_save_failed (self, error);
+  apply_save_result (self, data->record, result);
   auth_record_unref (data->record);
   g_free (data);
   finish_refresh (self);

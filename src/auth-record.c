@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "auth-record.h"
+#include "json-util.h"
 #include "secret-util.h"
 
 #define AUTH_CLAIMS_NAMESPACE "https://api.openai.com/auth"
@@ -105,25 +106,7 @@ base64url_decode (const char *in, gsize len, gsize *out_len)
 static char *
 dup_string_member (JsonObject *object, const char *name)
 {
-  JsonNode *node;
-
-  if (object == NULL || !json_object_has_member (object, name))
-    return NULL;
-  node = json_object_get_member (object, name);
-  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return g_strdup (json_node_get_string (node));
-}
-
-static JsonObject *
-get_object_member (JsonObject *object, const char *name)
-{
-  JsonNode *node;
-
-  if (object == NULL || !json_object_has_member (object, name))
-    return NULL;
-  node = json_object_get_member (object, name);
-  return JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+  return g_strdup (codex_json_get_string (object, name));
 }
 
 void
@@ -183,8 +166,8 @@ auth_jwt_decode_claims (const char *jwt, AuthJwtClaims *claims, GError **error)
     }
 
   root = json_node_get_object (json_parser_get_root (parser));
-  auth = get_object_member (root, AUTH_CLAIMS_NAMESPACE);
-  profile = get_object_member (root, PROFILE_CLAIMS_NAMESPACE);
+  auth = codex_json_get_object (root, AUTH_CLAIMS_NAMESPACE);
+  profile = codex_json_get_object (root, PROFILE_CLAIMS_NAMESPACE);
 
   claims->email = dup_string_member (root, "email");
   if (claims->email == NULL)
@@ -219,7 +202,7 @@ auth_jwt_decode_claims (const char *jwt, AuthJwtClaims *claims, GError **error)
 static void
 wipe_secret_members (JsonObject *root)
 {
-  JsonObject *tokens = get_object_member (root, "tokens");
+  JsonObject *tokens = codex_json_get_object (root, "tokens");
 
   codex_json_wipe_string_member (root, "OPENAI_API_KEY");
   codex_json_wipe_string_member (tokens, "id_token");

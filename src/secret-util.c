@@ -42,20 +42,3 @@ codex_secret_replace (CodexSecret **secret, const char *str)
   codex_secret_free (old);
 }
 
-/* json_node_get_string() returns the node's own buffer; nothing is hashed
- * on string values, so overwriting it in place is safe. */
-void
-codex_json_wipe_string_member (JsonObject *object, const char *name)
-{
-  JsonNode *node;
-
-  if (object == NULL || !json_object_has_member (object, name))
-    return;
-  node = json_object_get_member (object, name);
-  if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
-    {
-      char *s = (char *) json_node_get_string (node);
-      if (s != NULL)
-        explicit_bzero (s, strlen (s));
-    }
-}

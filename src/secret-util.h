@@ -15,8 +15,3 @@ void codex_secret_wipe_bytes (gpointer data, gsize len);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CodexSecret, codex_secret_free)
 
-#include <json-glib/json-glib.h>
-
-/* json-glib keeps its own copies of the strings it parses or builds. Wipes
- * the copy held by @object's member @name when it is a string. */
-void codex_json_wipe_string_member (JsonObject *object, const char *name);

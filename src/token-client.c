@@ -7,6 +7,7 @@
 #include <libsoup/soup.h>
 #include <string.h>
 
+#include "json-util.h"
 #include "token-client.h"
 
 #define READ_CHUNK 16384
@@ -73,19 +74,6 @@ is_known_permanent_code (const char *code)
          g_strcmp0 (code, "refresh_token_invalidated") == 0;
 }
 
-static const char *
-string_member (JsonObject *object, const char *name)
-{
-  JsonNode *node;
-
-  if (object == NULL || !json_object_has_member (object, name))
-    return NULL;
-  node = json_object_get_member (object, name);
-  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
-}
-
 /* The error code of a body: the first of error.code (object), error
  * (string), top-level code; lower-cased. NULL when there is none. */
 static char *
@@ -100,12 +88,12 @@ extract_error_code (JsonObject *root)
       JsonNode *error = json_object_get_member (root, "error");
 
       if (JSON_NODE_HOLDS_OBJECT (error))
-        code = string_member (json_node_get_object (error), "code");
+        code = codex_json_get_string (json_node_get_object (error), "code");
       else
-        code = string_member (root, "error");
+        code = codex_json_get_string (root, "error");
     }
   if (code == NULL)
-    code = string_member (root, "code");
+    code = codex_json_get_string (root, "code");
   return code != NULL ? g_ascii_strdown (code, -1) : NULL;
 }
 
