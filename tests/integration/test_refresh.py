@@ -297,6 +297,24 @@ class TestRefresh(RefreshTestCase):
         wait_until(lambda: pending, timeout=20, what="the slow refresh")
         self.assertEqual(pending[0][1], slow["json"]["access_token"])
 
+    def test_sigterm_during_refresh(self):
+        # Stopping while a request is out cancels it and exits cleanly; the
+        # waiting caller still gets its answer first.
+        self.write_auth_atomically(chatgpt_record())
+        self.token_server.script(default={"action": "hang"})
+        proc = self.start_daemon("--request-timeout", "60")
+        pending = []
+        self.conn.call(BUS_NAME, OBJECT_PATH, INTERFACE, "GetAuthStatus", GLib.Variant("(bb)", (True, True)),
+                       None, Gio.DBusCallFlags.NONE, 60000, None,
+                       lambda c, r: pending.append(c.call_finish(r).unpack()))
+        wait_until(lambda: self.token_server.count() == 1, timeout=10, what="the request")
+        started = time.monotonic()
+        self.assertEqual(self.stop_daemon(proc), 0)
+        print(f"exited {time.monotonic() - started:.2f} s after SIGTERM with a request out")
+        self.assertLess(time.monotonic() - started, 10)
+        wait_until(lambda: pending, timeout=10, what="the waiting call's answer")
+        self.assertEqual(pending[0][0], "chatgpt")
+
     def test_readonly_store_keeps_rotated_token(self):
         if os.geteuid() == 0:
             # Root writes through permission bits; the immutable attribute
