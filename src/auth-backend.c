@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include "auth-backend.h"
+#include "auth-error.h"
 #include "store-file.h"
+#include "store-secret.h"
 
 void
 auth_snapshot_free (AuthSnapshot *snapshot)
@@ -25,13 +27,53 @@ auth_backend_free (AuthBackend *backend)
     backend->ops->free (backend);
 }
 
-/* ---- the real backend: file store, libsoup, wall clock ------------------ */
+gboolean
+store_mode_from_string (const char *name, StoreMode *mode)
+{
+  if (g_strcmp0 (name, "auto") == 0)
+    *mode = STORE_MODE_AUTO;
+  else if (g_strcmp0 (name, "secret-service") == 0)
+    *mode = STORE_MODE_SECRET_SERVICE;
+  else if (g_strcmp0 (name, "file") == 0)
+    *mode = STORE_MODE_FILE;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+const char *
+store_mode_to_string (StoreMode mode)
+{
+  switch (mode)
+    {
+    case STORE_MODE_SECRET_SERVICE:
+      return "secret-service";
+    case STORE_MODE_FILE:
+      return "file";
+    case STORE_MODE_AUTO:
+    default:
+      return "auto";
+    }
+}
+
+/* ---- the real backend: file and Secret Service stores, libsoup, clock -- */
+
+typedef enum {
+  SOURCE_NONE,
+  SOURCE_FILE,
+  SOURCE_SECRET,
+} Source;
 
 typedef struct {
   AuthBackend parent;
+  StoreMode mode;
   StoreFile *store;
+  StoreSecret *secret;
   TokenClient *token_client;
   char *failure_path;
+  /* Where the record in use came from, and where it is written back. */
+  Source source;
+  char *description;
   gboolean locked; /* between load(lock=TRUE) and unlock() */
   int lock_fd;     /* the fd holding $CODEX_HOME/auth.lock, -1 if none was needed */
   AuthBackendChangedFunc changed;
@@ -39,7 +81,7 @@ typedef struct {
 } RealBackend;
 
 static void
-real_store_changed_cb (StoreFile *store, gpointer user_data)
+real_store_changed_cb (GObject *store, gpointer user_data)
 {
   RealBackend *self = user_data;
 
@@ -54,20 +96,44 @@ real_watch (AuthBackend *backend, AuthBackendChangedFunc changed, gpointer user_
 
   self->changed = changed;
   self->changed_data = user_data;
+  if (self->secret != NULL)
+    {
+      g_signal_connect (self->secret, "changed", G_CALLBACK (real_store_changed_cb), self);
+      store_secret_watch (self->secret);
+    }
+  if (self->mode == STORE_MODE_SECRET_SERVICE)
+    return TRUE;
   g_signal_connect (self->store, "changed", G_CALLBACK (real_store_changed_cb), self);
   return store_file_watch (self->store, error);
 }
 
+static void
+set_source (RealBackend *self, Source source)
+{
+  self->source = source;
+  g_free (self->description);
+  if (source == SOURCE_SECRET)
+    self->description = g_strdup_printf ("the Secret Service item %s", store_secret_get_username (self->secret));
+  else
+    self->description = g_strdup (store_file_get_path (self->store));
+}
+
+/* A load: optionally take the lock, then the keyring item, then (auto
+ * mode, no item or no Secret Service) auth.json, and the failure record. */
 typedef struct {
   RealBackend *self;
   gboolean lock;
-  AuthRecord *record;
-  RefreshFailure *failure;
+  gboolean read_file;
+  gboolean secret_reachable;
+  AuthSnapshot *snapshot;
+  AuthRecord *record;        /* for save */
+  RefreshFailure *failure;   /* for store_failure */
 } WorkData;
 
 static void
 work_data_free (WorkData *w)
 {
+  auth_snapshot_free (w->snapshot);
   g_clear_pointer (&w->record, auth_record_unref);
   g_clear_pointer (&w->failure, refresh_failure_free);
   g_free (w);
@@ -81,44 +147,173 @@ work_task_new (RealBackend *self, gpointer source_tag, GAsyncReadyCallback callb
   WorkData *w = g_new0 (WorkData, 1);
 
   w->self = self;
+  w->snapshot = g_new0 (AuthSnapshot, 1);
   g_task_set_source_tag (task, source_tag);
   g_task_set_task_data (task, w, (GDestroyNotify) work_data_free);
   *out = w;
   return task;
 }
 
+/* Worker thread: auth.json (when asked) and the failure record. */
 static void
-load_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+read_files_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
   WorkData *w = task_data;
-  g_autoptr(AuthSnapshot) snapshot = g_new0 (AuthSnapshot, 1);
   g_autoptr(GError) failure_error = NULL;
   GError *error = NULL;
 
-  if (w->lock)
+  if (w->read_file)
     {
-      int fd = -1;
-
-      if (!store_file_lock_sync (w->self->store, &fd, &error))
+      w->snapshot->record = store_file_load_sync (w->self->store, &error);
+      if (error != NULL)
         {
           g_task_return_error (task, error);
           return;
         }
-      /* Read by the main thread only after this task completed. */
-      w->self->lock_fd = fd;
-      w->self->locked = TRUE;
     }
+  w->snapshot->failure = refresh_failure_load (w->self->failure_path, &failure_error);
+  if (failure_error != NULL)
+    g_warning ("Ignoring the refresh failure record: %s", failure_error->message);
+  g_task_return_boolean (task, TRUE);
+}
 
-  snapshot->record = store_file_load_sync (w->self->store, &error);
+static void
+files_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) outer = user_data;
+  WorkData *w = g_task_get_task_data (outer);
+  GError *error = NULL;
+
+  if (w->read_file)
+    {
+      /* auth.json is the source when it holds the record, or when it is
+       * where a new login would go. */
+      if (w->snapshot->record != NULL || !w->secret_reachable)
+        set_source (w->self, SOURCE_FILE);
+      else
+        set_source (w->self, SOURCE_SECRET);
+    }
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_task_return_error (outer, error);
+      return;
+    }
+  g_task_return_pointer (outer, g_steal_pointer (&w->snapshot), (GDestroyNotify) auth_snapshot_free);
+}
+
+static void
+read_files (GTask *outer, gboolean read_file)
+{
+  WorkData *w = g_task_get_task_data (outer);
+  g_autoptr(GTask) inner = g_task_new (NULL, NULL, files_read_cb, outer);
+
+  w->read_file = read_file;
+  g_task_set_task_data (inner, w, NULL);
+  g_task_run_in_thread (inner, read_files_thread);
+}
+
+static void
+secret_loaded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *outer = user_data;
+  WorkData *w = g_task_get_task_data (outer);
+  RealBackend *self = w->self;
+  GError *error = NULL;
+  AuthRecord *record = NULL;
+  StoreSecretStatus status;
+
+  status = store_secret_load_finish (STORE_SECRET (source), result, &record, &error);
   if (error != NULL)
+    {
+      set_source (self, SOURCE_SECRET);
+      g_task_return_error (outer, error);
+      g_object_unref (outer);
+      return;
+    }
+  switch (status)
+    {
+    case STORE_SECRET_FOUND:
+      set_source (self, SOURCE_SECRET);
+      w->snapshot->record = record;
+      read_files (outer, FALSE);
+      return;
+    case STORE_SECRET_NOT_FOUND:
+      w->secret_reachable = TRUE;
+      if (self->mode == STORE_MODE_AUTO)
+        read_files (outer, TRUE);
+      else
+        {
+          set_source (self, SOURCE_SECRET);
+          read_files (outer, FALSE);
+        }
+      return;
+    case STORE_SECRET_LOCKED:
+      set_source (self, SOURCE_SECRET);
+      g_task_return_new_error (outer, CODEX_AUTH_ERROR, CODEX_AUTH_ERROR_STORE_LOCKED,
+                               "The keyring holding the Codex credentials is locked; unlock it to "
+                               "use them (codex-authctl unlock, or the desktop's keyring)");
+      g_object_unref (outer);
+      return;
+    case STORE_SECRET_UNAVAILABLE:
+    default:
+      if (self->mode == STORE_MODE_AUTO)
+        {
+          read_files (outer, TRUE);
+          return;
+        }
+      set_source (self, SOURCE_SECRET);
+      g_task_return_new_error (outer, CODEX_AUTH_ERROR, CODEX_AUTH_ERROR_STORE_UNAVAILABLE,
+                               "No Secret Service is running on the session bus (store=secret-service)");
+      g_object_unref (outer);
+      return;
+    }
+}
+
+static void
+read_stores (GTask *outer)
+{
+  WorkData *w = g_task_get_task_data (outer);
+
+  if (w->self->secret == NULL)
+    {
+      read_files (outer, TRUE);
+      return;
+    }
+  store_secret_load_async (w->self->secret, NULL, secret_loaded_cb, outer);
+}
+
+static void
+lock_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  WorkData *w = task_data;
+  GError *error = NULL;
+  int fd = -1;
+
+  if (!store_file_lock_sync (w->self->store, &fd, &error))
     {
       g_task_return_error (task, error);
       return;
     }
-  snapshot->failure = refresh_failure_load (w->self->failure_path, &failure_error);
-  if (failure_error != NULL)
-    g_warning ("Ignoring the refresh failure record: %s", failure_error->message);
-  g_task_return_pointer (task, g_steal_pointer (&snapshot), (GDestroyNotify) auth_snapshot_free);
+  /* Read by the main thread only after this task completed. */
+  w->self->lock_fd = fd;
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+locked_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *outer = user_data;
+  WorkData *w = g_task_get_task_data (outer);
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_task_return_error (outer, error);
+      g_object_unref (outer);
+      return;
+    }
+  w->self->locked = TRUE;
+  read_stores (outer);
 }
 
 static void
@@ -126,11 +321,18 @@ real_load (AuthBackend *backend, gboolean lock, GAsyncReadyCallback callback, gp
 {
   RealBackend *self = (RealBackend *) backend;
   WorkData *w;
-  g_autoptr(GTask) task = work_task_new (self, real_load, callback, user_data, &w);
+  GTask *outer = work_task_new (self, real_load, callback, user_data, &w);
 
   g_return_if_fail (!lock || !self->locked);
-  w->lock = lock;
-  g_task_run_in_thread (task, load_thread);
+  if (lock)
+    {
+      g_autoptr(GTask) inner = g_task_new (NULL, NULL, locked_cb, outer);
+
+      g_task_set_task_data (inner, w, NULL);
+      g_task_run_in_thread (inner, lock_thread);
+      return;
+    }
+  read_stores (outer);
 }
 
 static void
@@ -157,6 +359,18 @@ save_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *can
 }
 
 static void
+secret_saved_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (!store_secret_save_finish (STORE_SECRET (source), result, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
 real_save (AuthBackend *backend, AuthRecord *record, GAsyncReadyCallback callback, gpointer user_data)
 {
   RealBackend *self = (RealBackend *) backend;
@@ -165,7 +379,10 @@ real_save (AuthBackend *backend, AuthRecord *record, GAsyncReadyCallback callbac
 
   w->record = auth_record_ref (record);
   w->lock = self->locked;
-  g_task_run_in_thread (task, save_thread);
+  if (self->source == SOURCE_SECRET && self->secret != NULL)
+    store_secret_save_async (self->secret, record, NULL, secret_saved_cb, g_steal_pointer (&task));
+  else
+    g_task_run_in_thread (task, save_thread);
 }
 
 static void
@@ -219,6 +436,35 @@ real_store_failure (AuthBackend *backend, const RefreshFailure *failure, GAsyncR
   g_task_run_in_thread (task, failure_thread);
 }
 
+static void
+secret_unlocked_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (!store_secret_unlock_finish (STORE_SECRET (source), result, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+real_unlock_store (AuthBackend *backend, GAsyncReadyCallback callback, gpointer user_data)
+{
+  RealBackend *self = (RealBackend *) backend;
+  GTask *task = g_task_new (NULL, NULL, callback, user_data);
+
+  if (self->secret == NULL)
+    {
+      g_task_return_new_error (task, CODEX_AUTH_ERROR, CODEX_AUTH_ERROR_STORE_UNAVAILABLE,
+                               "The credentials are kept in %s (store=file): there is no keyring to unlock",
+                               store_file_get_path (self->store));
+      g_object_unref (task);
+      return;
+    }
+  store_secret_unlock_async (self->secret, NULL, secret_unlocked_cb, task);
+}
+
 static gint64
 real_now (AuthBackend *backend)
 {
@@ -234,7 +480,24 @@ real_random (AuthBackend *backend)
 static const char *
 real_describe (AuthBackend *backend)
 {
-  return store_file_get_path (((RealBackend *) backend)->store);
+  return ((RealBackend *) backend)->description;
+}
+
+static const char *
+real_store_name (AuthBackend *backend)
+{
+  RealBackend *self = (RealBackend *) backend;
+
+  switch (self->source)
+    {
+    case SOURCE_SECRET:
+      return "secret-service";
+    case SOURCE_FILE:
+      return "file";
+    case SOURCE_NONE:
+    default:
+      return "none";
+    }
 }
 
 static void
@@ -245,9 +508,13 @@ real_free (AuthBackend *backend)
   real_unlock (backend);
   if (self->store != NULL)
     g_signal_handlers_disconnect_by_data (self->store, self);
+  if (self->secret != NULL)
+    g_signal_handlers_disconnect_by_data (self->secret, self);
   g_clear_object (&self->store);
+  g_clear_object (&self->secret);
   g_clear_pointer (&self->token_client, token_client_free);
   g_free (self->failure_path);
+  g_free (self->description);
   g_free (self);
 }
 
@@ -261,12 +528,14 @@ static const AuthBackendOps real_ops = {
   .now = real_now,
   .random = real_random,
   .describe = real_describe,
+  .store_name = real_store_name,
+  .unlock_store = real_unlock_store,
   .free = real_free,
 };
 
 AuthBackend *
-auth_backend_new_real (const char *codex_home, const char *token_url, guint timeout_seconds,
-                       const char *failure_path, GError **error)
+auth_backend_new_real (const char *codex_home, StoreMode mode, const char *token_url,
+                       guint timeout_seconds, const char *failure_path, GError **error)
 {
   g_autoptr(TokenClient) client = token_client_new (token_url, timeout_seconds, error);
   RealBackend *self;
@@ -275,9 +544,13 @@ auth_backend_new_real (const char *codex_home, const char *token_url, guint time
     return NULL;
   self = g_new0 (RealBackend, 1);
   self->parent.ops = &real_ops;
+  self->mode = mode;
   self->store = store_file_new (codex_home);
+  if (mode != STORE_MODE_FILE)
+    self->secret = store_secret_new (codex_home);
   self->token_client = g_steal_pointer (&client);
   self->failure_path = g_strdup (failure_path);
   self->lock_fd = -1;
+  set_source (self, mode == STORE_MODE_FILE ? SOURCE_FILE : SOURCE_NONE);
   return &self->parent;
 }

@@ -45,8 +45,12 @@ typedef struct {
   gint64 (*now) (AuthBackend *backend);
   /* Uniform in [0, 1). */
   double (*random) (AuthBackend *backend);
-  /* Where the credentials are, for messages: a path. */
+  /* Where the credentials are, for messages. */
   const char *(*describe) (AuthBackend *backend);
+  /* The CredentialStore property: "secret-service", "file" or "none". */
+  const char *(*store_name) (AuthBackend *backend);
+  /* Asks the store to unlock (may show a prompt): boolean or an error. */
+  void (*unlock_store) (AuthBackend *backend, GAsyncReadyCallback callback, gpointer user_data);
   void (*free) (AuthBackend *backend);
 } AuthBackendOps;
 
@@ -57,8 +61,18 @@ struct _AuthBackend {
 void auth_backend_free (AuthBackend *backend);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AuthBackend, auth_backend_free)
 
-/* The file store in @codex_home, the token endpoint @token_url with
- * @timeout_seconds, the failure record at @failure_path. */
-AuthBackend *auth_backend_new_real (const char *codex_home, const char *token_url,
+typedef enum {
+  STORE_MODE_AUTO,           /* the keyring item if there is one, else auth.json */
+  STORE_MODE_SECRET_SERVICE, /* the keyring item only */
+  STORE_MODE_FILE,           /* auth.json only */
+} StoreMode;
+
+/* "auto", "secret-service", "file"; FALSE for anything else. */
+gboolean store_mode_from_string (const char *name, StoreMode *mode);
+const char *store_mode_to_string (StoreMode mode);
+
+/* The stores of @codex_home chosen by @mode, the token endpoint @token_url
+ * with @timeout_seconds, the failure record at @failure_path. */
+AuthBackend *auth_backend_new_real (const char *codex_home, StoreMode mode, const char *token_url,
                                     guint timeout_seconds, const char *failure_path,
                                     GError **error);

@@ -369,6 +369,30 @@ method_reload (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
   return 1;
 }
 
+static void
+unlock_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(sd_bus_message) m = user_data;
+  g_autoptr(GError) error = NULL;
+  int r;
+
+  if (!auth_manager_unlock_store_finish (AUTH_MANAGER (source), result, &error))
+    r = reply_gerror (m, error);
+  else
+    r = sd_bus_reply_method_return (m, NULL);
+  if (r < 0)
+    g_debug ("Cannot reply to UnlockStore: %s, ignoring", g_strerror (-r));
+}
+
+static int
+method_unlock_store (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  AuthBus *self = userdata;
+
+  auth_manager_unlock_store_async (self->manager, unlock_done_cb, sd_bus_message_ref (m));
+  return 1;
+}
+
 #define STATUS_OFFSET(field) (offsetof (AuthBus, status) + offsetof (AuthStatus, field))
 #define EMITS SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
 
@@ -384,6 +408,8 @@ static const sd_bus_vtable auth_vtable[] = {
                            method_get_auth_status_details, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
                            method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("UnlockStore", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+                           method_unlock_store, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_PROPERTY ("AuthMethod", "s", NULL, STATUS_OFFSET (auth_method), EMITS),
   SD_BUS_PROPERTY ("AccountId", "s", NULL, STATUS_OFFSET (account_id), EMITS),
   SD_BUS_PROPERTY ("Email", "s", NULL, STATUS_OFFSET (email), EMITS),

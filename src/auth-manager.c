@@ -23,6 +23,7 @@ struct _AuthManager {
   gboolean dirty;
   gboolean loaded;
   char *store_error; /* NULL: the store is fine */
+  const char *store_state; /* "ok", "locked", "unavailable" or "error" */
   char *logged_unusable;
 
   /* Reads of the store. */
@@ -141,13 +142,33 @@ op_end (AuthManager *self)
   g_object_unref (self);
 }
 
-static void
-set_store_error (AuthManager *self, const char *message)
+static const char *
+store_state_for (const GError *error)
 {
+  if (g_error_matches (error, CODEX_AUTH_ERROR, CODEX_AUTH_ERROR_STORE_LOCKED))
+    return "locked";
+  if (g_error_matches (error, CODEX_AUTH_ERROR, CODEX_AUTH_ERROR_STORE_UNAVAILABLE))
+    return "unavailable";
+  return "error";
+}
+
+/* Records why the store cannot be used; @error says how (locked,
+ * unavailable, or anything else: error). */
+static void
+set_store_error (AuthManager *self, const GError *error, const char *message)
+{
+  const char *state = store_state_for (error);
+
   if (g_strcmp0 (self->store_error, message) != 0)
-    g_warning ("%s", message);
+    {
+      if (g_str_equal (state, "error"))
+        g_warning ("%s", message);
+      else
+        g_message ("%s", message);
+    }
   g_free (self->store_error);
   self->store_error = g_strdup (message);
+  self->store_state = state;
 }
 
 static void
@@ -156,6 +177,7 @@ clear_store_error (AuthManager *self)
   if (self->store_error != NULL)
     g_message ("%s is usable again", self->backend->ops->describe (self->backend));
   g_clear_pointer (&self->store_error, g_free);
+  self->store_state = "ok";
 }
 
 static void
@@ -296,7 +318,7 @@ load_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                                                   error->message,
                                                   self->record != NULL ? "keeping the credentials read before"
                                                                        : "no credentials in use");
-      set_store_error (self, message);
+      set_store_error (self, error, message);
     }
   self->loaded = TRUE;
 
@@ -384,7 +406,7 @@ note_save_failed (AuthManager *self, const GError *error)
   g_autofree char *message = g_strdup_printf ("Cannot save the refreshed tokens: %s; keeping them in "
                                               "memory and retrying", error->message);
 
-  set_store_error (self, message);
+  set_store_error (self, error, message);
   self->save_failures++;
   schedule_save_retry (self);
 }
@@ -618,17 +640,28 @@ locked_load_cb (GObject *source, GAsyncResult *res, gpointer user_data)
       finish_refresh (self);
       return;
     }
-  if (snapshot == NULL)
+  if (snapshot == NULL && !g_str_equal (store_state_for (error), "error"))
+    {
+      /* Locked or gone: nobody can change it now either. Refresh what is
+       * held; the save waits until the store is back. */
+      g_debug ("Refreshing without re-reading the store: %s", error->message);
+    }
+  else if (snapshot == NULL)
     {
       g_autofree char *message = g_strdup_printf ("Cannot read the stored credentials before "
                                                   "refreshing: %s", error->message);
-      set_store_error (self, message);
+      set_store_error (self, error, message);
       finish_refresh (self);
       return;
     }
   /* Guarded reload: if another program refreshed or logged in, use that
    * and skip the network. */
-  if (adopt_snapshot (self, snapshot) || !is_chatgpt (self) || self->poison != NULL)
+  else if (adopt_snapshot (self, snapshot))
+    {
+      finish_refresh (self);
+      return;
+    }
+  if (!is_chatgpt (self) || self->poison != NULL)
     {
       finish_refresh (self);
       return;
@@ -708,6 +741,47 @@ auth_manager_refresh_finish (AuthManager *self, GAsyncResult *result)
   (void) g_task_propagate_boolean (G_TASK (result), NULL);
 }
 
+static void
+unlock_reloaded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+
+  /* Unlocked: the reload's own outcome shows in StoreState. */
+  (void) auth_manager_reload_finish (AUTH_MANAGER (source), result, &error);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+store_unlocked_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  AuthManager *self = g_task_get_source_object (task);
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  auth_manager_reload_async (self, NULL, unlock_reloaded_cb, g_steal_pointer (&task));
+}
+
+void
+auth_manager_unlock_store_async (AuthManager *self, GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (self, NULL, callback, user_data);
+
+  g_task_set_source_tag (task, auth_manager_unlock_store_async);
+  self->backend->ops->unlock_store (self->backend, store_unlocked_cb, task);
+}
+
+gboolean
+auth_manager_unlock_store_finish (AuthManager *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 guint
 auth_manager_get_refresh_requests (AuthManager *self)
 {
@@ -754,6 +828,7 @@ static void
 auth_manager_init (AuthManager *self)
 {
   self->cancellable = g_cancellable_new ();
+  self->store_state = "ok";
   self->waiters = g_ptr_array_new_with_free_func (g_object_unref);
   self->next_waiters = g_ptr_array_new_with_free_func (g_object_unref);
   self->refresh_waiters = g_ptr_array_new_with_free_func (g_object_unref);
@@ -879,8 +954,8 @@ auth_manager_get_status (AuthManager *self, AuthStatus *s)
   s->last_refresh = chatgpt ? (uint64_t) auth_record_get_last_refresh (self->record) : 0;
   s->access_token_expires = chatgpt ? (uint64_t) auth_record_get_access_token_expires (self->record) : 0;
   s->next_refresh_attempt = backoff ? (uint64_t) self->next_attempt_usec : 0;
-  s->credential_store = g_strdup ("file");
-  s->store_state = g_strdup (self->store_error == NULL ? "ok" : "error");
+  s->credential_store = g_strdup (self->backend->ops->store_name (self->backend));
+  s->store_state = g_strdup (self->store_error == NULL ? "ok" : self->store_state);
   s->version = g_strdup (PACKAGE_VERSION);
   s->store_error_message = dup_or_empty (self->store_error);
 }

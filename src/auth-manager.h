@@ -91,5 +91,10 @@ gboolean auth_manager_refresh_needed (AuthManager *self, gboolean force, gboolea
 void auth_manager_refresh_async (AuthManager *self, GAsyncReadyCallback callback, gpointer user_data);
 void auth_manager_refresh_finish (AuthManager *self, GAsyncResult *result);
 
+/* Asks the store to unlock (an explicit user action: it may show the
+ * desktop's prompt), then reads it again. */
+void auth_manager_unlock_store_async (AuthManager *self, GAsyncReadyCallback callback, gpointer user_data);
+gboolean auth_manager_unlock_store_finish (AuthManager *self, GAsyncResult *result, GError **error);
+
 /* Counters, for tests and the benchmark. */
 guint auth_manager_get_refresh_requests (AuthManager *self);

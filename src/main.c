@@ -13,6 +13,7 @@
 #include "auth-manager.h"
 #include "auth-backend.h"
 #include "bus-glib.h"
+#include "daemon-config.h"
 #include "refresh-failure.h"
 #include "token-client.h"
 
@@ -139,26 +140,36 @@ on_manager_changed (AuthManager *manager, gpointer user_data)
 }
 
 static char *
-resolve_codex_home (const char *option)
+absolute_canonical (const char *path)
 {
-  const char *env = g_getenv ("CODEX_HOME");
-  g_autofree char *chosen = NULL;
+  g_autofree char *cwd = g_get_current_dir ();
 
+  return g_canonicalize_filename (path, cwd);
+}
+
+/* The first value set among the command line, the configuration file and
+ * the environment; says so when the environment is overridden. */
+static const char *
+choose (const char *option, const char *config_value, const char *config_path,
+        const char *env_name, const char *what)
+{
+  const char *env = g_getenv (env_name);
+
+  if (env != NULL && env[0] == '\0')
+    env = NULL;
   if (option != NULL && option[0] != '\0')
-    chosen = g_strdup (option);
-  else if (env != NULL && env[0] != '\0')
-    chosen = g_strdup (env);
-  else
-    chosen = g_build_filename (g_get_home_dir (), ".codex", NULL);
-
-  if (!g_path_is_absolute (chosen))
     {
-      g_autofree char *cwd = g_get_current_dir ();
-      g_autofree char *abs = g_build_filename (cwd, chosen, NULL);
-      g_free (chosen);
-      chosen = g_steal_pointer (&abs);
+      if (env != NULL)
+        g_message ("%s is set, but the command line's %s is used", env_name, what);
+      return option;
     }
-  return g_canonicalize_filename (chosen, NULL);
+  if (config_value != NULL)
+    {
+      if (env != NULL)
+        g_message ("%s is set, but %s from %s is used", env_name, what, config_path);
+      return config_value;
+    }
+  return env;
 }
 
 int
@@ -173,9 +184,15 @@ main (int argc, char **argv)
   g_autofree char *codex_home = NULL;
   g_autofree char *token_url_opt = NULL;
   g_autofree char *failure_path = NULL;
-  const char *token_url;
+  g_autofree char *config_path = NULL;
+  g_autofree char *store_opt = NULL;
+  g_autofree char *timeout_opt = NULL;
+  g_autofree char *token_url = NULL;
+  const char *home;
+  DaemonConfig config;
+  StoreMode store_mode = STORE_MODE_AUTO;
   gboolean verbose = FALSE, version = FALSE, replace = FALSE;
-  gint request_timeout = TOKEN_DEFAULT_TIMEOUT_SECONDS;
+  int request_timeout = DAEMON_DEFAULT_REQUEST_TIMEOUT;
   Daemon d = { 0 };
   int r;
   const GOptionEntry entries[] = {
@@ -186,8 +203,12 @@ main (int argc, char **argv)
       "Codex home directory holding auth.json (default: $CODEX_HOME, else ~/.codex)", "DIR" },
     { "token-url", 0, 0, G_OPTION_ARG_STRING, &token_url_opt,
       "Token endpoint (default: $CODEX_REFRESH_TOKEN_URL_OVERRIDE, else " TOKEN_DEFAULT_URL ")", "URL" },
-    { "request-timeout", 0, 0, G_OPTION_ARG_INT, &request_timeout,
+    { "request-timeout", 0, 0, G_OPTION_ARG_STRING, &timeout_opt,
       "Seconds a token request may take, connecting included (default 30)", "SECONDS" },
+    { "store", 0, 0, G_OPTION_ARG_STRING, &store_opt,
+      "Where the credentials are: auto (default), secret-service or file", "STORE" },
+    { "config", 0, 0, G_OPTION_ARG_FILENAME, &config_path,
+      "Configuration file (default: $XDG_CONFIG_HOME/codex-authd/codex-authd.conf)", "FILE" },
     { NULL }
   };
 
@@ -217,27 +238,55 @@ main (int argc, char **argv)
   if (verbose)
     g_log_set_debug_enabled (TRUE);
 
-  if (request_timeout < 1 || request_timeout > 600)
+  /* Command line, then the configuration file, then the environment. */
+  daemon_config_init (&config);
+  if (config_path == NULL)
+    config_path = daemon_config_default_path ();
+  if (!daemon_config_load (&config, config_path, &error))
     {
-      g_printerr ("--request-timeout must be between 1 and 600 seconds, not %d\n", request_timeout);
+      g_printerr ("%s\n", error->message);
       return 2;
     }
-  codex_home = resolve_codex_home (codex_home_opt);
-  token_url = token_url_opt;
-  if (token_url == NULL || token_url[0] == '\0')
-    token_url = g_getenv ("CODEX_REFRESH_TOKEN_URL_OVERRIDE");
-  if (token_url == NULL || token_url[0] == '\0')
-    token_url = TOKEN_DEFAULT_URL;
+  if (store_opt != NULL && !daemon_config_parse_store (store_opt, &store_mode, &error))
+    {
+      g_printerr ("--store: %s\n", error->message);
+      daemon_config_clear (&config);
+      return 2;
+    }
+  if (store_opt == NULL && config.has_store)
+    store_mode = config.store;
+  if (timeout_opt != NULL &&
+      !daemon_config_parse_seconds ("--request-timeout", timeout_opt, 1, 600, &request_timeout, &error))
+    {
+      g_printerr ("%s\n", error->message);
+      daemon_config_clear (&config);
+      return 2;
+    }
+  if (timeout_opt == NULL && config.request_timeout > 0)
+    request_timeout = config.request_timeout;
+
+  home = choose (codex_home_opt, config.codex_home, config_path, "CODEX_HOME", "codex-home");
+  if (home != NULL)
+    codex_home = absolute_canonical (home);
+  else
+    codex_home = g_build_filename (g_get_home_dir (), ".codex", NULL);
+  token_url = g_strdup (choose (token_url_opt, config.token_url, config_path,
+                                "CODEX_REFRESH_TOKEN_URL_OVERRIDE", "token-url"));
+  if (token_url == NULL)
+    token_url = g_strdup (TOKEN_DEFAULT_URL);
+
   failure_path = refresh_failure_default_path ();
-  backend = auth_backend_new_real (codex_home, token_url, (guint) request_timeout, failure_path, &error);
+  backend = auth_backend_new_real (codex_home, store_mode, token_url, (guint) request_timeout,
+                                   failure_path, &error);
+  daemon_config_clear (&config);
   if (backend == NULL)
     {
       g_printerr ("%s\n", error->message);
       return 2;
     }
   manager = auth_manager_new (backend);
-  g_debug ("Credentials: %s/auth.json; token endpoint: %s; failure record: %s",
-           codex_home, token_url, failure_path);
+  g_debug ("Store: %s; Codex home: %s; token endpoint: %s; request timeout: %d s; failure record: %s",
+           store_mode_to_string (store_mode), codex_home, token_url, request_timeout, failure_path);
 
   r = sd_bus_open_user (&d.bus);
   if (r < 0)

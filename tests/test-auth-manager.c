@@ -198,6 +198,20 @@ fake_describe (AuthBackend *b)
   return "fake store";
 }
 
+static const char *
+fake_store_name (AuthBackend *b)
+{
+  return "file";
+}
+
+static void
+fake_unlock_store (AuthBackend *b, GAsyncReadyCallback cb, gpointer data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, cb, data);
+
+  g_task_return_boolean (task, TRUE);
+}
+
 static void
 fake_free (AuthBackend *b)
 {
@@ -221,6 +235,8 @@ static const AuthBackendOps fake_ops = {
   .now = fake_now,
   .random = fake_random,
   .describe = fake_describe,
+  .store_name = fake_store_name,
+  .unlock_store = fake_unlock_store,
   .free = fake_free,
 };
 
