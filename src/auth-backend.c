@@ -73,6 +73,7 @@ typedef struct {
   char *failure_path;
   /* Where the record in use came from, and where it is written back. */
   Source source;
+  gboolean item_seen; /* the last read found the keyring item */
   char *description;
   gboolean locked; /* between load(lock=TRUE) and unlock() */
   int lock_fd;     /* the fd holding $CODEX_HOME/auth.lock, -1 if none was needed */
@@ -233,11 +234,13 @@ secret_loaded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   switch (status)
     {
     case STORE_SECRET_FOUND:
+      self->item_seen = TRUE;
       set_source (self, SOURCE_SECRET);
       w->snapshot->record = record;
       read_files (outer, FALSE);
       return;
     case STORE_SECRET_NOT_FOUND:
+      self->item_seen = FALSE;
       w->secret_reachable = TRUE;
       if (self->mode == STORE_MODE_AUTO)
         read_files (outer, TRUE);
@@ -256,14 +259,18 @@ secret_loaded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     case STORE_SECRET_UNAVAILABLE:
     default:
-      if (self->mode == STORE_MODE_AUTO)
+      /* Auto mode falls back to auth.json, unless the credentials in use
+       * came from the keyring: then it went away, and comes back. */
+      if (self->mode == STORE_MODE_AUTO && !self->item_seen)
         {
           read_files (outer, TRUE);
           return;
         }
       set_source (self, SOURCE_SECRET);
       g_task_return_new_error (outer, CODEX_AUTH_ERROR, CODEX_AUTH_ERROR_STORE_UNAVAILABLE,
-                               "No Secret Service is running on the session bus (store=secret-service)");
+                               self->mode == STORE_MODE_AUTO
+                                   ? "The Secret Service holding the Codex credentials left the session bus"
+                                   : "No Secret Service is running on the session bus (store=secret-service)");
       g_object_unref (outer);
       return;
     }

@@ -281,6 +281,7 @@ service_got_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   StoreSecret *self = g_task_get_source_object (task);
   OpData *d = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
+  GCancellable *cancellable;
 
   d->service = secret_service_get_finish (result, &error);
   if (d->service == NULL)
@@ -294,8 +295,9 @@ service_got_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   /* SECRET_SEARCH_ALL without SECRET_SEARCH_UNLOCK: locked items are
    * listed as locked, and nothing prompts. */
+  cancellable = g_task_get_cancellable (task);
   secret_service_search (d->service, NULL, self->attributes, SECRET_SEARCH_ALL,
-                         g_task_get_cancellable (task), search_done_cb, g_steal_pointer (&task));
+                         cancellable, search_done_cb, g_steal_pointer (&task));
 }
 
 static void
@@ -431,20 +433,12 @@ save_done (GTask *task, gboolean ok, const GError *error)
     }
   /* One item per Codex home: remove what other writers duplicated. */
   for (GList *l = d->items; l != NULL; l = l->next)
-    if (l->data != d->item && !secret_item_get_locked (l->data))
+    if (!secret_item_get_locked (l->data) &&
+        g_strcmp0 (g_dbus_proxy_get_object_path (G_DBUS_PROXY (l->data)),
+                   g_dbus_proxy_get_object_path (G_DBUS_PROXY (d->item))) != 0)
       secret_item_delete (l->data, NULL, duplicate_deleted_cb, NULL);
   g_task_return_boolean (task, TRUE);
   g_object_unref (task);
-}
-
-static void
-secret_set_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  GTask *task = user_data;
-  g_autoptr(GError) error = NULL;
-  gboolean ok = secret_item_set_secret_finish (SECRET_ITEM (source), result, &error);
-
-  save_done (task, ok, error);
 }
 
 static void
@@ -494,7 +488,6 @@ static void
 save_searched (GTask *task)
 {
   OpData *d = g_task_get_task_data (task);
-  SecretItem *item;
 
   if (d->status == STORE_SECRET_UNAVAILABLE)
     {
@@ -503,20 +496,16 @@ save_searched (GTask *task)
       g_object_unref (task);
       return;
     }
-  if (d->items != NULL)
+  if (d->items != NULL && pick_unlocked (d->items) == NULL)
     {
-      item = pick_unlocked (d->items);
-      if (item == NULL)
-        {
-          g_task_return_new_error (task, CODEX_AUTH_ERROR, CODEX_AUTH_ERROR_STORE_LOCKED,
-                                   "The keyring holding the Codex credentials is locked");
-          g_object_unref (task);
-          return;
-        }
-      d->item = g_object_ref (item);
-      secret_item_set_secret (d->item, d->value, g_task_get_cancellable (task), secret_set_cb, task);
+      g_task_return_new_error (task, CODEX_AUTH_ERROR, CODEX_AUTH_ERROR_STORE_LOCKED,
+                               "The keyring holding the Codex credentials is locked");
+      g_object_unref (task);
       return;
     }
+  /* CreateItem with "replace", as the Codex CLI writes it: the item with
+   * these attributes is updated in place, and the Secret Service tells
+   * every watcher (a SetSecret would go unannounced). */
   secret_collection_for_alias (d->service, SECRET_COLLECTION_DEFAULT, SECRET_COLLECTION_NONE,
                                g_task_get_cancellable (task), collection_got_cb, task);
 }
@@ -570,6 +559,7 @@ unlock_collection_got_cb (GObject *source, GAsyncResult *result, gpointer user_d
   g_autoptr(GError) error = NULL;
   g_autoptr(SecretCollection) collection = secret_collection_for_alias_finish (result, &error);
   GList objects = { 0 };
+  GCancellable *cancellable;
 
   if (collection == NULL)
     {
@@ -583,8 +573,8 @@ unlock_collection_got_cb (GObject *source, GAsyncResult *result, gpointer user_d
       return;
     }
   objects.data = collection;
-  secret_service_unlock (d->service, &objects, g_task_get_cancellable (task), unlocked_cb,
-                         g_steal_pointer (&task));
+  cancellable = g_task_get_cancellable (task);
+  secret_service_unlock (d->service, &objects, cancellable, unlocked_cb, g_steal_pointer (&task));
 }
 
 static void

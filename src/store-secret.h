@@ -42,8 +42,9 @@ void store_secret_load_async (StoreSecret *self, GCancellable *cancellable,
 StoreSecretStatus store_secret_load_finish (StoreSecret *self, GAsyncResult *result,
                                             AuthRecord **record, GError **error);
 
-/* Replaces the item's secret in place (or creates the item); duplicates
- * with the same attributes are removed. Fails on a locked item. */
+/* Writes the item in the default keyring (CreateItem with replace: the
+ * item is updated in place, or created); duplicates with the same
+ * attributes are removed. Fails on a locked keyring, without prompting. */
 void store_secret_save_async (StoreSecret *self, AuthRecord *record, GCancellable *cancellable,
                               GAsyncReadyCallback callback, gpointer user_data);
 gboolean store_secret_save_finish (StoreSecret *self, GAsyncResult *result, GError **error);
