@@ -34,6 +34,10 @@ struct _AuthManager {
 
   /* The permanent failure of the record in use, if any. */
   RefreshFailure *poison;
+  /* Writes of the failure record run one at a time, last state wins. */
+  RefreshFailure *failure_to_write;
+  gboolean failure_writing;
+  gboolean failure_dirty;
 
   /* The refresh in flight (at most one) and the transient-failure backoff. */
   gboolean refreshing;
@@ -202,6 +206,8 @@ log_unusable_once (AuthManager *self, AuthRecord *record)
              self->backend->ops->describe (self->backend), auth_record_get_unusable_reason (record));
 }
 
+static void start_failure_write (AuthManager *self);
+
 static void
 store_failure_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -210,18 +216,37 @@ store_failure_done_cb (GObject *source, GAsyncResult *result, gpointer user_data
 
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     g_warning ("Cannot update the refresh failure record: %s, ignoring", error->message);
+  self->failure_writing = FALSE;
+  if (self->failure_dirty)
+    start_failure_write (self);
   op_end (self);
 }
 
 static void
+start_failure_write (AuthManager *self)
+{
+  self->failure_writing = TRUE;
+  self->failure_dirty = FALSE;
+  op_begin (self);
+  self->backend->ops->store_failure (self->backend, self->failure_to_write, store_failure_done_cb, self);
+}
+
+/* Makes the persisted failure record @failure (NULL: none). Writes are
+ * serialised so that the last state asked for is the one on disk. */
+static void
 persist_failure (AuthManager *self, const RefreshFailure *failure)
 {
-  op_begin (self);
-  self->backend->ops->store_failure (self->backend, failure, store_failure_done_cb, self);
+  g_clear_pointer (&self->failure_to_write, refresh_failure_free);
+  self->failure_to_write = failure != NULL ? refresh_failure_copy (failure) : NULL;
+  self->failure_dirty = TRUE;
+  if (!self->failure_writing)
+    start_failure_write (self);
 }
 
 /* The persisted failure record applies while its fingerprint is that of the
- * record in use; any other is stale and removed. */
+ * record in use; any other is stale and removed. The poison held in memory
+ * ends only when the record in use changes: a read that raced with the
+ * failure record being written (and so did not see it) changes nothing. */
 static void
 adopt_failure (AuthManager *self, RefreshFailure *failure)
 {
@@ -238,11 +263,15 @@ adopt_failure (AuthManager *self, RefreshFailure *failure)
         }
       return;
     }
-  if (self->poison != NULL)
-    g_message ("The credentials changed: refreshing is allowed again");
-  g_clear_pointer (&self->poison, refresh_failure_free);
+  if (self->poison != NULL && g_strcmp0 (self->poison->fingerprint, fp) != 0)
+    {
+      g_message ("The credentials changed: refreshing is allowed again");
+      g_clear_pointer (&self->poison, refresh_failure_free);
+    }
+  /* A record about other credentials is stale: replace it with ours, or
+   * remove it. */
   if (failure != NULL)
-    persist_failure (self, NULL);
+    persist_failure (self, self->poison);
 }
 
 /* Takes what the store holds. Returns TRUE when the credentials changed
@@ -801,6 +830,7 @@ auth_manager_finalize (GObject *object)
   g_clear_pointer (&self->record, auth_record_unref);
   g_clear_pointer (&self->attempted, auth_record_unref);
   g_clear_pointer (&self->poison, refresh_failure_free);
+  g_clear_pointer (&self->failure_to_write, refresh_failure_free);
   g_free (self->stored_fp);
   g_free (self->store_error);
   g_free (self->logged_unusable);

@@ -580,6 +580,22 @@ test_permanent_poisons (void)
   fx.fake->changed (fx.fake->changed_data);
   spin_until_idle ();
   assert_status (&fx, "state", "poisoned");
+
+  /* A read that raced with the record being written (it saw no record, or
+   * a stale one) does not lift the poison, and the record is put back. */
+  g_clear_pointer (&fx.fake->failure, refresh_failure_free);
+  fx.fake->changed (fx.fake->changed_data);
+  spin_until_idle ();
+  assert_status (&fx, "state", "poisoned");
+  fx.fake->failure = refresh_failure_new ("1111111111111111111111111111111111111111111111111111111111111111",
+                                          "refresh_token_expired", "stale", 401, T0 - SEC);
+  fx.fake->changed (fx.fake->changed_data);
+  spin_until_idle ();
+  assert_status (&fx, "state", "poisoned");
+  g_assert_nonnull (fx.fake->failure);
+  g_assert_cmpstr (fx.fake->failure->fingerprint, ==, fp);
+  g_assert_false (auth_manager_refresh_needed (fx.manager, TRUE, TRUE));
+  g_assert_cmpuint (requests (&fx), ==, 1);
   g_clear_pointer (&fx.fake->stored, auth_record_unref);
   fx.fake->stored = chatgpt_record ("rt-new", T0 + 3600 * SEC, 0, "b");
   fx.fake->changed (fx.fake->changed_data);
