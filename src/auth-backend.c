@@ -443,6 +443,136 @@ real_store_failure (AuthBackend *backend, const RefreshFailure *failure, GAsyncR
   g_task_run_in_thread (task, failure_thread);
 }
 
+/* ---- logins and logouts ----------------------------------------------- */
+
+static void
+delete_file_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  WorkData *w = task_data;
+  GError *error = NULL;
+
+  if (!store_file_delete_sync (w->self->store, w->lock, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+file_step_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) outer = user_data;
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    g_task_return_error (outer, error);
+  else
+    g_task_return_boolean (outer, TRUE);
+}
+
+/* Runs @func (save_thread or delete_file_thread) for @outer in a thread;
+ * @outer completes with its outcome. */
+static void
+run_file_step (GTask *outer, GTaskThreadFunc func)
+{
+  WorkData *w = g_task_get_task_data (outer);
+  g_autoptr(GTask) inner = g_task_new (NULL, NULL, file_step_done_cb, outer);
+
+  w->lock = w->self->locked;
+  g_task_set_task_data (inner, w, NULL);
+  g_task_run_in_thread (inner, func);
+}
+
+static void
+login_secret_saved_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *outer = user_data;
+  WorkData *w = g_task_get_task_data (outer);
+  RealBackend *self = w->self;
+  GError *error = NULL;
+
+  if (store_secret_save_finish (STORE_SECRET (source), result, &error))
+    {
+      set_source (self, SOURCE_SECRET);
+      self->item_seen = TRUE;
+      if (self->mode == STORE_MODE_AUTO)
+        {
+          /* As the Codex CLI does: the keyring holds it now, so no
+           * auth.json is left to shadow it. */
+          run_file_step (outer, delete_file_thread);
+          return;
+        }
+      g_task_return_boolean (outer, TRUE);
+      g_object_unref (outer);
+      return;
+    }
+  if (self->mode == STORE_MODE_AUTO &&
+      g_error_matches (error, CODEX_AUTH_ERROR, CODEX_AUTH_ERROR_STORE_UNAVAILABLE))
+    {
+      g_clear_error (&error);
+      set_source (self, SOURCE_FILE);
+      run_file_step (outer, save_thread);
+      return;
+    }
+  g_task_return_error (outer, error);
+  g_object_unref (outer);
+}
+
+static void
+real_save_login (AuthBackend *backend, AuthRecord *record, GAsyncReadyCallback callback, gpointer user_data)
+{
+  RealBackend *self = (RealBackend *) backend;
+  WorkData *w;
+  GTask *outer = work_task_new (self, real_save_login, callback, user_data, &w);
+
+  w->record = auth_record_ref (record);
+  if (self->secret == NULL)
+    {
+      set_source (self, SOURCE_FILE);
+      run_file_step (outer, save_thread);
+      return;
+    }
+  store_secret_save_async (self->secret, record, NULL, login_secret_saved_cb, outer);
+}
+
+static void
+logout_secret_deleted_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *outer = user_data;
+  WorkData *w = g_task_get_task_data (outer);
+  GError *error = NULL;
+
+  if (!store_secret_delete_finish (STORE_SECRET (source), result, &error))
+    {
+      g_task_return_error (outer, error);
+      g_object_unref (outer);
+      return;
+    }
+  w->self->item_seen = FALSE;
+  if (w->self->mode == STORE_MODE_SECRET_SERVICE)
+    {
+      g_task_return_boolean (outer, TRUE);
+      g_object_unref (outer);
+      return;
+    }
+  run_file_step (outer, delete_file_thread);
+}
+
+static void
+real_remove_all (AuthBackend *backend, GAsyncReadyCallback callback, gpointer user_data)
+{
+  RealBackend *self = (RealBackend *) backend;
+  WorkData *w;
+  GTask *outer = work_task_new (self, real_remove_all, callback, user_data, &w);
+
+  if (self->secret == NULL)
+    {
+      run_file_step (outer, delete_file_thread);
+      return;
+    }
+  /* The keyring first: if it is locked, nothing is removed. */
+  store_secret_delete_async (self->secret, NULL, logout_secret_deleted_cb, outer);
+}
+
 static void
 secret_unlocked_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -536,6 +666,8 @@ static const AuthBackendOps real_ops = {
   .random = real_random,
   .describe = real_describe,
   .store_name = real_store_name,
+  .save_login = real_save_login,
+  .remove_all = real_remove_all,
   .unlock_store = real_unlock_store,
   .free = real_free,
 };

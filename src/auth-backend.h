@@ -49,6 +49,12 @@ typedef struct {
   const char *(*describe) (AuthBackend *backend);
   /* The CredentialStore property: "secret-service", "file" or "none". */
   const char *(*store_name) (AuthBackend *backend);
+  /* Stores a new login: in the store the mode chooses (auto: the Secret
+   * Service when one runs, else auth.json). Boolean or an error. */
+  void (*save_login) (AuthBackend *backend, AuthRecord *record, GAsyncReadyCallback callback,
+                      gpointer user_data);
+  /* Removes the credentials from every store that holds them. */
+  void (*remove_all) (AuthBackend *backend, GAsyncReadyCallback callback, gpointer user_data);
   /* Asks the store to unlock (may show a prompt): boolean or an error. */
   void (*unlock_store) (AuthBackend *backend, GAsyncReadyCallback callback, gpointer user_data);
   void (*free) (AuthBackend *backend);

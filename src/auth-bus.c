@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <string.h>
 #include <unistd.h>
@@ -393,6 +394,110 @@ method_unlock_store (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
   return 1;
 }
 
+/* ---- login and logout -------------------------------------------------- */
+
+#define MAX_API_KEY_SIZE 4096
+#define MAX_TOKEN_SIZE (64 * 1024)
+
+/* Checks that @value (a secret: never quoted) is a non-empty run of
+ * printable ASCII without whitespace, at most @max bytes. */
+static gboolean
+check_token_arg (const char *what, const char *value, gsize max, sd_bus_error *ret_error)
+{
+  gsize len = strlen (value);
+
+  if (len == 0)
+    {
+      sd_bus_error_setf (ret_error, SD_BUS_ERROR_INVALID_ARGS, "The %s is empty", what);
+      return FALSE;
+    }
+  if (len > max)
+    {
+      sd_bus_error_setf (ret_error, SD_BUS_ERROR_INVALID_ARGS,
+                         "The %s is %zu bytes long, more than the %zu allowed", what, len, max);
+      return FALSE;
+    }
+  for (gsize i = 0; i < len; i++)
+    if ((unsigned char) value[i] < 0x21 || (unsigned char) value[i] > 0x7e)
+      {
+        sd_bus_error_setf (ret_error, SD_BUS_ERROR_INVALID_ARGS,
+                           "The %s contains whitespace or a character that is not printable ASCII "
+                           "(at byte %zu)", what, i + 1);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+static void
+user_change_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(sd_bus_message) m = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+  int r;
+
+  if (g_task_get_source_tag (G_TASK (result)) == auth_manager_logout_async)
+    ok = auth_manager_logout_finish (AUTH_MANAGER (source), result, &error);
+  else
+    ok = auth_manager_login_finish (AUTH_MANAGER (source), result, &error);
+  r = ok ? sd_bus_reply_method_return (m, NULL) : reply_gerror (m, error);
+  if (r < 0)
+    g_debug ("Cannot reply to %s: %s, ignoring", sd_bus_message_get_member (m), g_strerror (-r));
+}
+
+static int
+method_login_with_api_key (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  AuthBus *self = userdata;
+  g_autoptr(AuthRecord) record = NULL;
+  const char *key = NULL;
+  int r;
+
+  r = sd_bus_message_read (m, "s", &key);
+  if (r < 0)
+    return r;
+  if (!check_token_arg ("API key", key, MAX_API_KEY_SIZE, ret_error))
+    return -EINVAL;
+  record = auth_record_new_api_key (key);
+  if (record == NULL)
+    return sd_bus_error_setf (ret_error, SD_BUS_ERROR_INVALID_ARGS, "The API key cannot be stored");
+  auth_manager_login_async (self->manager, record, user_change_done_cb, sd_bus_message_ref (m));
+  return 1;
+}
+
+static int
+method_import_chatgpt_tokens (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  AuthBus *self = userdata;
+  g_autoptr(AuthRecord) record = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *id_token = NULL, *access_token = NULL, *refresh_token = NULL;
+  int r;
+
+  r = sd_bus_message_read (m, "sss", &id_token, &access_token, &refresh_token);
+  if (r < 0)
+    return r;
+  if (!check_token_arg ("id_token", id_token, MAX_TOKEN_SIZE, ret_error) ||
+      !check_token_arg ("access_token", access_token, MAX_TOKEN_SIZE, ret_error) ||
+      !check_token_arg ("refresh_token", refresh_token, MAX_TOKEN_SIZE, ret_error))
+    return -EINVAL;
+  record = auth_record_new_chatgpt (id_token, access_token, refresh_token, g_get_real_time (), &error);
+  if (record == NULL)
+    return sd_bus_error_setf (ret_error, SD_BUS_ERROR_INVALID_ARGS, "Cannot import the tokens: %s",
+                              error->message);
+  auth_manager_login_async (self->manager, record, user_change_done_cb, sd_bus_message_ref (m));
+  return 1;
+}
+
+static int
+method_logout (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  AuthBus *self = userdata;
+
+  auth_manager_logout_async (self->manager, user_change_done_cb, sd_bus_message_ref (m));
+  return 1;
+}
+
 #define STATUS_OFFSET(field) (offsetof (AuthBus, status) + offsetof (AuthStatus, field))
 #define EMITS SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
 
@@ -410,6 +515,14 @@ static const sd_bus_vtable auth_vtable[] = {
                            method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("UnlockStore", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
                            method_unlock_store, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("LoginWithApiKey", SD_BUS_ARGS ("s", api_key), SD_BUS_NO_RESULT,
+                           method_login_with_api_key, SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
+  SD_BUS_METHOD_WITH_ARGS ("ImportChatGptTokens",
+                           SD_BUS_ARGS ("s", id_token, "s", access_token, "s", refresh_token),
+                           SD_BUS_NO_RESULT, method_import_chatgpt_tokens,
+                           SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
+  SD_BUS_METHOD_WITH_ARGS ("Logout", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+                           method_logout, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_PROPERTY ("AuthMethod", "s", NULL, STATUS_OFFSET (auth_method), EMITS),
   SD_BUS_PROPERTY ("AccountId", "s", NULL, STATUS_OFFSET (account_id), EMITS),
   SD_BUS_PROPERTY ("Email", "s", NULL, STATUS_OFFSET (email), EMITS),

@@ -770,6 +770,114 @@ auth_manager_refresh_finish (AuthManager *self, GAsyncResult *result)
   (void) g_task_propagate_boolean (G_TASK (result), NULL);
 }
 
+/* ---- logins and logouts ----------------------------------------------- */
+
+/* Makes @record (NULL: none) the credentials in use after the user logged
+ * in or out: a material change, which ends any poison and backoff. */
+static void
+apply_user_change (AuthManager *self, AuthRecord *record)
+{
+  g_clear_pointer (&self->record, auth_record_unref);
+  self->record = record != NULL ? auth_record_ref (record) : NULL;
+  g_free (self->stored_fp);
+  self->stored_fp = g_strdup (fingerprint_of (record));
+  self->dirty = FALSE;
+  self->save_failures = 0;
+  g_clear_handle_id (&self->save_retry_id, g_source_remove);
+  reset_backoff (self);
+  g_clear_pointer (&self->poison, refresh_failure_free);
+  persist_failure (self, NULL);
+  clear_store_error (self);
+  emit_changed (self);
+}
+
+static GError *
+as_store_error (GError *error)
+{
+  GError *out;
+
+  if (error->domain == CODEX_AUTH_ERROR)
+    return error;
+  out = g_error_new (CODEX_AUTH_ERROR, CODEX_AUTH_ERROR_STORE_ERROR, "%s", error->message);
+  g_error_free (error);
+  return out;
+}
+
+static void
+login_saved_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  AuthManager *self = g_task_get_source_object (task);
+  AuthRecord *record = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      /* Nothing changes: the credentials held before stay in use. */
+      g_task_return_error (task, as_store_error (error));
+      op_end (self);
+      return;
+    }
+  g_message ("Logged in (%s), stored in %s", auth_mode_to_string (auth_record_get_mode (record)),
+             self->backend->ops->describe (self->backend));
+  apply_user_change (self, record);
+  g_task_return_boolean (task, TRUE);
+  op_end (self);
+}
+
+void
+auth_manager_login_async (AuthManager *self, AuthRecord *record, GAsyncReadyCallback callback,
+                          gpointer user_data)
+{
+  GTask *task = g_task_new (self, NULL, callback, user_data);
+
+  g_task_set_source_tag (task, auth_manager_login_async);
+  g_task_set_task_data (task, auth_record_ref (record), (GDestroyNotify) auth_record_unref);
+  op_begin (self);
+  self->backend->ops->save_login (self->backend, record, login_saved_cb, task);
+}
+
+gboolean
+auth_manager_login_finish (AuthManager *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+logged_out_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  AuthManager *self = g_task_get_source_object (task);
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_task_return_error (task, as_store_error (error));
+      op_end (self);
+      return;
+    }
+  g_message ("Logged out");
+  apply_user_change (self, NULL);
+  g_task_return_boolean (task, TRUE);
+  op_end (self);
+}
+
+void
+auth_manager_logout_async (AuthManager *self, GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (self, NULL, callback, user_data);
+
+  g_task_set_source_tag (task, auth_manager_logout_async);
+  op_begin (self);
+  self->backend->ops->remove_all (self->backend, logged_out_cb, task);
+}
+
+gboolean
+auth_manager_logout_finish (AuthManager *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 static void
 unlock_reloaded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {

@@ -91,6 +91,17 @@ gboolean auth_manager_refresh_needed (AuthManager *self, gboolean force, gboolea
 void auth_manager_refresh_async (AuthManager *self, GAsyncReadyCallback callback, gpointer user_data);
 void auth_manager_refresh_finish (AuthManager *self, GAsyncResult *result);
 
+/* Stores @record as the new login (where the store mode says), then uses
+ * it: poison and backoff end. On failure (CODEX_AUTH_ERROR_STORE_*)
+ * nothing changes. */
+void auth_manager_login_async (AuthManager *self, AuthRecord *record, GAsyncReadyCallback callback,
+                               gpointer user_data);
+gboolean auth_manager_login_finish (AuthManager *self, GAsyncResult *result, GError **error);
+
+/* Removes the credentials from every store and the failure record. */
+void auth_manager_logout_async (AuthManager *self, GAsyncReadyCallback callback, gpointer user_data);
+gboolean auth_manager_logout_finish (AuthManager *self, GAsyncResult *result, GError **error);
+
 /* Asks the store to unlock (an explicit user action: it may show the
  * desktop's prompt), then reads it again. */
 void auth_manager_unlock_store_async (AuthManager *self, GAsyncReadyCallback callback, gpointer user_data);

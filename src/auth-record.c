@@ -739,6 +739,8 @@ auth_record_get_fingerprint (const AuthRecord *r)
   return r->fingerprint;
 }
 
+static char *format_rfc3339 (gint64 usec);
+
 AuthRecord *
 auth_record_new_refreshed (const AuthRecord *base, const char *id_token, const char *access_token,
                            const char *refresh_token, gint64 now_usec, GError **error)
@@ -747,8 +749,6 @@ auth_record_new_refreshed (const AuthRecord *base, const char *id_token, const c
   g_autoptr(CodexSecret) merged = NULL;
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(JsonGenerator) gen = json_generator_new ();
-  g_autoptr(GDateTime) whole_seconds = NULL;
-  g_autoptr(GDateTime) now = NULL;
   g_autofree char *now_str = NULL;
   JsonObject *root, *tokens;
   AuthRecord *result;
@@ -768,9 +768,7 @@ auth_record_new_refreshed (const AuthRecord *base, const char *id_token, const c
     json_object_set_string_member (tokens, "access_token", access_token);
   if (refresh_token != NULL)
     json_object_set_string_member (tokens, "refresh_token", refresh_token);
-  whole_seconds = g_date_time_new_from_unix_utc (now_usec / G_USEC_PER_SEC);
-  now = g_date_time_add (whole_seconds, now_usec % G_USEC_PER_SEC);
-  now_str = g_date_time_format_iso8601 (now);
+  now_str = format_rfc3339 (now_usec);
   json_object_set_string_member (root, "last_refresh", now_str);
 
   json_generator_set_root (gen, json_parser_get_root (parser));
@@ -779,4 +777,84 @@ auth_record_new_refreshed (const AuthRecord *base, const char *id_token, const c
 
   result = auth_record_parse (merged, strlen (merged), error);
   return result;
+}
+
+static char *
+format_rfc3339 (gint64 usec)
+{
+  g_autoptr(GDateTime) whole_seconds = g_date_time_new_from_unix_utc (usec / G_USEC_PER_SEC);
+  g_autoptr(GDateTime) dt = g_date_time_add (whole_seconds, usec % G_USEC_PER_SEC);
+
+  return g_date_time_format_iso8601 (dt);
+}
+
+/* Builds the JSON with @build, parses it back (so the record is validated
+ * exactly like one read from storage) and wipes the intermediate copies. */
+static AuthRecord *
+record_from_builder (JsonBuilder *b, GError **error)
+{
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr(JsonNode) root = json_builder_get_root (b);
+  g_autoptr(CodexSecret) json = NULL;
+
+  json_generator_set_root (gen, root);
+  json = json_generator_to_data (gen, NULL);
+  wipe_secret_members (json_node_get_object (root));
+  return auth_record_parse (json, strlen (json), error);
+}
+
+AuthRecord *
+auth_record_new_api_key (const char *api_key)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "auth_mode");
+  json_builder_add_string_value (b, "apikey");
+  json_builder_set_member_name (b, "OPENAI_API_KEY");
+  json_builder_add_string_value (b, api_key);
+  json_builder_end_object (b);
+  return record_from_builder (b, NULL);
+}
+
+AuthRecord *
+auth_record_new_chatgpt (const char *id_token, const char *access_token, const char *refresh_token,
+                         gint64 now_usec, GError **error)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autofree char *now = format_rfc3339 (now_usec);
+  AuthJwtClaims claims;
+  g_autoptr(GError) local_error = NULL;
+
+  if (!auth_jwt_decode_claims (id_token, &claims, &local_error))
+    {
+      g_set_error (error, AUTH_RECORD_ERROR, AUTH_RECORD_ERROR_INVALID_JWT,
+                   "the id_token is invalid: %s", local_error->message);
+      return NULL;
+    }
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "auth_mode");
+  json_builder_add_string_value (b, "chatgpt");
+  json_builder_set_member_name (b, "OPENAI_API_KEY");
+  json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "tokens");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "id_token");
+  json_builder_add_string_value (b, id_token);
+  json_builder_set_member_name (b, "access_token");
+  json_builder_add_string_value (b, access_token);
+  json_builder_set_member_name (b, "refresh_token");
+  json_builder_add_string_value (b, refresh_token);
+  json_builder_set_member_name (b, "account_id");
+  if (claims.account_id != NULL)
+    json_builder_add_string_value (b, claims.account_id);
+  else
+    json_builder_add_null_value (b);
+  json_builder_end_object (b);
+  json_builder_set_member_name (b, "last_refresh");
+  json_builder_add_string_value (b, now);
+  json_builder_end_object (b);
+  auth_jwt_claims_clear (&claims);
+  return record_from_builder (b, error);
 }

@@ -75,6 +75,15 @@ AuthRecord *auth_record_new_refreshed (const AuthRecord *base, const char *id_to
                                        const char *access_token, const char *refresh_token,
                                        gint64 now_usec, GError **error);
 
+/* A new API-key record, as `codex login --with-api-key` writes it. */
+AuthRecord *auth_record_new_api_key (const char *api_key);
+
+/* A new ChatGPT record from tokens; account_id comes from the id_token's
+ * chatgpt_account_id claim, last_refresh is @now_usec. Fails when the
+ * id_token is not a JWT whose claims parse. */
+AuthRecord *auth_record_new_chatgpt (const char *id_token, const char *access_token,
+                                     const char *refresh_token, gint64 now_usec, GError **error);
+
 /* JWT payload decoding without signature check (exposed for tests). */
 typedef struct {
   char *email;

@@ -309,3 +309,35 @@ store_file_save_sync (StoreFile *self, AuthRecord *record, gboolean lock_held, G
     close (lock_fd);
   return ok;
 }
+
+gboolean
+store_file_delete_sync (StoreFile *self, gboolean lock_held, GError **error)
+{
+  g_autofree char *data_lock_path = g_build_filename (self->codex_home, AUTH_DATA_LOCK_NAME, NULL);
+  int lock_fd = -1, data_lock_fd, saved = 0;
+  gboolean ok = TRUE;
+
+  if (!g_file_test (self->path, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK))
+    return TRUE;
+  if (!lock_held && !store_file_lock_sync (self, &lock_fd, error))
+    return FALSE;
+  data_lock_fd = codex_file_lock (data_lock_path, LOCK_TIMEOUT_MS, error);
+  if (data_lock_fd < 0)
+    {
+      if (lock_fd >= 0)
+        close (lock_fd);
+      return FALSE;
+    }
+  if (unlink (self->path) < 0 && errno != ENOENT)
+    {
+      saved = errno;
+      ok = FALSE;
+    }
+  close (data_lock_fd);
+  if (lock_fd >= 0)
+    close (lock_fd);
+  if (!ok)
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                 "%s: cannot remove: %s", self->path, g_strerror (saved));
+  return ok;
+}

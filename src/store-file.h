@@ -35,3 +35,7 @@ gboolean store_file_lock_sync (StoreFile *self, int *fd_out, GError **error);
  * (unless @lock_held) and auth.json.lock, to a 0600 temporary file that is
  * fsynced and renamed over auth.json. Blocking. */
 gboolean store_file_save_sync (StoreFile *self, AuthRecord *record, gboolean lock_held, GError **error);
+
+/* Removes auth.json under the same locks as a save; a missing file is
+ * fine. Blocking. */
+gboolean store_file_delete_sync (StoreFile *self, gboolean lock_held, GError **error);

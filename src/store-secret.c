@@ -464,7 +464,7 @@ collection_got_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (collection == NULL)
     {
       if (error == NULL)
-        g_task_return_new_error (task, CODEX_AUTH_ERROR, CODEX_AUTH_ERROR_STORE_ERROR,
+        g_task_return_new_error (task, CODEX_AUTH_ERROR, CODEX_AUTH_ERROR_STORE_UNAVAILABLE,
                                  "The Secret Service has no default keyring to store the credentials in");
       else
         g_task_return_new_error (task, CODEX_AUTH_ERROR, CODEX_AUTH_ERROR_STORE_ERROR,
@@ -525,6 +525,72 @@ store_secret_save_async (StoreSecret *self, AuthRecord *record, GCancellable *ca
 
 gboolean
 store_secret_save_finish (StoreSecret *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ---- delete ------------------------------------------------------------ */
+
+static void
+item_deleted_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  guint *pending = g_object_get_data (G_OBJECT (task), "pending");
+  g_autoptr(GError) error = NULL;
+
+  if (!secret_item_delete_finish (SECRET_ITEM (source), result, &error) &&
+      g_object_get_data (G_OBJECT (task), "error") == NULL)
+    g_object_set_data_full (G_OBJECT (task), "error", g_steal_pointer (&error), (GDestroyNotify) g_error_free);
+  if (--(*pending) > 0)
+    return;
+  if (g_object_get_data (G_OBJECT (task), "error") != NULL)
+    g_task_return_new_error (task, CODEX_AUTH_ERROR, CODEX_AUTH_ERROR_STORE_ERROR,
+                             "Cannot remove the Secret Service item: %s",
+                             ((GError *) g_object_get_data (G_OBJECT (task), "error"))->message);
+  else
+    g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+}
+
+static void
+delete_searched (GTask *task)
+{
+  OpData *d = g_task_get_task_data (task);
+  guint *pending;
+
+  /* No Secret Service, or no item: nothing stored there. */
+  if (d->status == STORE_SECRET_UNAVAILABLE || d->items == NULL)
+    {
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+      return;
+    }
+  for (GList *l = d->items; l != NULL; l = l->next)
+    if (secret_item_get_locked (l->data))
+      {
+        g_task_return_new_error (task, CODEX_AUTH_ERROR, CODEX_AUTH_ERROR_STORE_LOCKED,
+                                 "The keyring holding the Codex credentials is locked; unlock it "
+                                 "to log out");
+        g_object_unref (task);
+        return;
+      }
+  pending = g_new0 (guint, 1);
+  *pending = g_list_length (d->items);
+  g_object_set_data_full (G_OBJECT (task), "pending", pending, g_free);
+  for (GList *l = d->items; l != NULL; l = l->next)
+    secret_item_delete (l->data, g_task_get_cancellable (task), item_deleted_cb, task);
+}
+
+void
+store_secret_delete_async (StoreSecret *self, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data)
+{
+  find_items (op_task_new (self, store_secret_delete_async, cancellable, callback, user_data),
+              delete_searched);
+}
+
+gboolean
+store_secret_delete_finish (StoreSecret *self, GAsyncResult *result, GError **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
 }

@@ -49,6 +49,12 @@ void store_secret_save_async (StoreSecret *self, AuthRecord *record, GCancellabl
                               GAsyncReadyCallback callback, gpointer user_data);
 gboolean store_secret_save_finish (StoreSecret *self, GAsyncResult *result, GError **error);
 
+/* Removes every item with the Codex attributes. Nothing stored (or no
+ * Secret Service) is success; a locked item fails without prompting. */
+void store_secret_delete_async (StoreSecret *self, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
+gboolean store_secret_delete_finish (StoreSecret *self, GAsyncResult *result, GError **error);
+
 /* Asks the Secret Service to unlock the item (or the default collection):
  * this may show the desktop's prompt. */
 void store_secret_unlock_async (StoreSecret *self, GCancellable *cancellable,
