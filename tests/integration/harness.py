@@ -43,7 +43,8 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
   <limit name="max_pending_service_starts">10000</limit>
   <limit name="max_names_per_connection">50000</limit>
   <limit name="max_match_rules_per_connection">50000</limit>
-  <!-- No <servicedir>: nothing is activated behind the tests' back. -->
+  <!-- No <servicedir> unless a test asks: nothing is activated behind the
+       tests' back. -->{servicedir}
   <policy context="default">
     <allow send_destination="*" eavesdrop="true"/>
     <allow eavesdrop="true"/>
@@ -98,13 +99,30 @@ def apikey_record(key="sk-test-key-1"):
 class PrivateBus:
     """A dbus-daemon of our own, with an address to hand to the daemon."""
 
-    def __init__(self):
+    def __init__(self, activatable=None):
+        """@activatable: {bus name: (Exec command line, environment)}, made
+        activatable through a service directory of this bus."""
         self.dir = tempfile.mkdtemp(prefix="codex-authd-bus-")
         # The socket lives here; a test connects as another user too.
         os.chmod(self.dir, 0o755)
+        servicedir = ""
+        if activatable:
+            services = os.path.join(self.dir, "services")
+            os.makedirs(services)
+            for name, (command, env) in activatable.items():
+                wrapper = os.path.join(services, name + ".sh")
+                with open(wrapper, "w") as f:
+                    f.write("#!/bin/sh\n")
+                    for k, v in env.items():
+                        f.write(f"export {k}='{v}'\n")
+                    f.write(f"exec {command}\n")
+                os.chmod(wrapper, 0o755)
+                with open(os.path.join(services, name + ".service"), "w") as f:
+                    f.write(f"[D-BUS Service]\nName={name}\nExec={wrapper}\n")
+            servicedir = f"\n  <servicedir>{services}</servicedir>"
         config = os.path.join(self.dir, "bus.conf")
         with open(config, "w") as f:
-            f.write(BUS_CONFIG.format(tmpdir=self.dir))
+            f.write(BUS_CONFIG.format(tmpdir=self.dir, servicedir=servicedir))
         self.proc = subprocess.Popen(
             ["dbus-daemon", "--config-file", config, "--nofork", "--print-address=1"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

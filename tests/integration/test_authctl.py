@@ -1,0 +1,436 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Integration tests of LoginWithApiKey, ImportChatGptTokens, Logout and of
+the codex-authctl client, against the daemon on a private bus."""
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from gi.repository import GLib  # noqa: E402
+
+import harness  # noqa: E402
+from harness import (DaemonTestCase, PrivateBus, apikey_record, chatgpt_record,  # noqa: E402
+                     make_jwt, pump, token_response, wait_until)
+from keyring import Keyring, codex_attributes  # noqa: E402
+
+INVALID_ARGS = "org.freedesktop.DBus.Error.InvalidArgs"
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_LOGGED_IN, EXIT_RELOGIN, EXIT_UNAVAILABLE = range(6)
+
+
+def id_token(account="acc-imported", email="imp@example.com", plan="team"):
+    return make_jwt({"email": email, "https://api.openai.com/auth": {
+        "chatgpt_account_id": account, "chatgpt_plan_type": plan}})
+
+
+class CtlTestCase(DaemonTestCase):
+    daemon_args = ["--store", "file"]
+
+    @property
+    def failure_file(self):
+        return os.path.join(self.tmp, "state", "codex-authd", "refresh-failure.json")
+
+    def ctl(self, *args, input=None, env=None):
+        return subprocess.run([os.environ["CODEX_AUTHCTL"], *args], input=input, capture_output=True,
+                              text=True, timeout=60, env=env or self.env)
+
+    def login_api_key(self, key):
+        return self.call("LoginWithApiKey", GLib.Variant("(s)", (key,)))
+
+    def import_tokens(self, idt, access, refresh):
+        return self.call("ImportChatGptTokens", GLib.Variant("(sss)", (idt, access, refresh)))
+
+    def poison_now(self):
+        """Makes the credentials in use fail for good."""
+        self.write_auth_atomically(chatgpt_record(refresh="rt-doomed", access_tag="doomed"))
+        wait_until(lambda: self.prop("AuthMethod") == "chatgpt", timeout=5, what="the record")
+        self.token_server.script(default={"status": 401, "json": {"error": {"code": "refresh_token_reused"}}})
+        self.get_auth_status(True, True)
+        wait_until(lambda: os.path.exists(self.failure_file), timeout=5, what="the failure record")
+
+
+class TestMethods(CtlTestCase):
+
+    def test_login_with_api_key(self):
+        self.start_daemon()
+        self.clear_signals()
+        self.login_api_key("sk-proj-ABC_123-xyz")
+        with open(self.auth_json) as f:
+            self.assertEqual(json.load(f), {"auth_mode": "apikey", "OPENAI_API_KEY": "sk-proj-ABC_123-xyz"})
+        self.assertEqual(stat.S_IMODE(os.stat(self.auth_json).st_mode), 0o600)
+        self.assertEqual(self.get_auth_status(True, False), ("apikey", "sk-proj-ABC_123-xyz", True))
+        pump(0.5)
+        self.assertEqual(len(self.signals), 1, self.signals)
+        self.assertEqual(self.signals[0][1], {"AuthMethod": "apikey", "RequiresLogin": False})
+
+    def test_login_validation_changes_nothing(self):
+        self.write_auth_atomically(apikey_record("sk-kept"))
+        self.start_daemon()
+        self.clear_signals()
+        cases = [("", "empty"), ("sk-" + "a" * 4094, "more than the 4096"), ("sk with space", "whitespace"),
+                 ("sk-\ttab", "whitespace"), ("sk-\u00e9t\u00e9", "printable ASCII"), ("sk-\x01", "printable")]
+        for key, expected in cases:
+            with self.subTest(key=key[:12]):
+                name, message = self.call_error("LoginWithApiKey", GLib.Variant("(s)", (key,)))
+                self.assertEqual(name, INVALID_ARGS)
+                self.assertIn(expected, message)
+                if len(key) > 3:
+                    self.assertNotIn(key, message)
+        # Exactly 4096 bytes is accepted.
+        self.login_api_key("k" * 4096)
+        self.assertEqual(self.get_auth_status(True, False)[1], "k" * 4096)
+
+    def test_login_keeps_state_on_invalid_input(self):
+        self.write_auth_atomically(apikey_record("sk-kept"))
+        self.start_daemon()
+        self.clear_signals()
+        self.call_error("LoginWithApiKey", GLib.Variant("(s)", ("bad key",)))
+        self.call_error("ImportChatGptTokens", GLib.Variant("(sss)", ("nope", "a", "r")))
+        pump(0.5)
+        self.assertEqual(self.signals, [])
+        with open(self.auth_json) as f:
+            self.assertEqual(json.load(f)["OPENAI_API_KEY"], "sk-kept")
+
+    def test_import_chatgpt_tokens(self):
+        self.start_daemon()
+        before = time.time()
+        access = make_jwt({"exp": 1893456000})
+        self.import_tokens(id_token(), access, "rt-imported")
+        with open(self.auth_json) as f:
+            saved = json.load(f)
+        self.assertEqual(saved["auth_mode"], "chatgpt")
+        self.assertIsNone(saved["OPENAI_API_KEY"])
+        self.assertEqual(saved["tokens"], {"id_token": id_token(), "access_token": access,
+                                           "refresh_token": "rt-imported", "account_id": "acc-imported"})
+        last = GLib.DateTime.new_from_iso8601(saved["last_refresh"], None).to_unix()
+        self.assertGreaterEqual(last, int(before) - 1)
+        props = self.all_props()
+        self.assertEqual(props["AuthMethod"], "chatgpt")
+        self.assertEqual(props["AccountId"], "acc-imported")
+        self.assertEqual(props["Email"], "imp@example.com")
+        self.assertEqual(props["PlanType"], "team")
+        self.assertEqual(self.get_auth_status(True, False)[1], access)
+
+    def test_import_validation(self):
+        self.start_daemon()
+        cases = [
+            (("not-a-jwt", "a", "r"), "id_token"),
+            (("eyJhbGciOiJub25lIn0.!!!.sig", "a", "r"), "base64url"),
+            ((make_jwt({"a": 1})[:-4] + ".x.y", "a", "r"), "id_token"),
+            ((id_token(), "", "r"), "access_token"),
+            ((id_token(), "a", ""), "refresh_token"),
+            ((id_token(), "a b", "r"), "access_token"),
+        ]
+        for args, expected in cases:
+            with self.subTest(args=args[1:]):
+                name, message = self.call_error("ImportChatGptTokens", GLib.Variant("(sss)", args))
+                self.assertEqual(name, INVALID_ARGS)
+                self.assertIn(expected, message)
+        self.assertFalse(os.path.exists(self.auth_json))
+
+    def test_login_clears_poison(self):
+        self.start_daemon()
+        self.poison_now()
+        self.assertEqual(self.prop("RefreshState"), "poisoned")
+        self.login_api_key("sk-fresh-start")
+        props = self.all_props()
+        self.assertEqual(props["RefreshState"], "none")
+        self.assertEqual(props["RequiresLogin"], False)
+        wait_until(lambda: not os.path.exists(self.failure_file), timeout=5, what="the failure record to go")
+
+    def test_import_same_tokens_clears_poison(self):
+        # Logging in again, even with the very same tokens, is the user's
+        # say-so: the poison ends.
+        self.start_daemon()
+        self.poison_now()
+        record = chatgpt_record(refresh="rt-doomed", access_tag="doomed")
+        self.import_tokens(record["tokens"]["id_token"], record["tokens"]["access_token"], "rt-doomed")
+        self.assertEqual(self.prop("RefreshState"), "ok")
+
+    def test_logout(self):
+        self.start_daemon()
+        self.poison_now()
+        self.clear_signals()
+        self.call("Logout")
+        self.assertFalse(os.path.exists(self.auth_json))
+        props = self.all_props()
+        self.assertEqual(props["AuthMethod"], "")
+        self.assertEqual(props["RequiresLogin"], True)
+        self.assertEqual(props["RefreshState"], "none")
+        wait_until(lambda: not os.path.exists(self.failure_file), timeout=5, what="the failure record to go")
+        pump(0.5)
+        self.assertEqual(len(self.signals), 1, self.signals)
+        # Logging out twice is fine.
+        self.call("Logout")
+
+    def test_store_failure_keeps_what_was_stored(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root for chattr")
+        self.write_auth_atomically(apikey_record("sk-before"))
+        self.start_daemon()
+        subprocess.run(["chattr", "+i", self.codex_home], check=True)
+        try:
+            name, message = self.call_error("LoginWithApiKey", GLib.Variant("(s)", ("sk-after",)))
+            self.assertEqual(name, "org.codex.Auth1.Error.StoreError")
+            self.assertNotIn("sk-after", message)
+            name, _ = self.call_error("Logout")
+            self.assertEqual(name, "org.codex.Auth1.Error.StoreError")
+        finally:
+            subprocess.run(["chattr", "-i", self.codex_home], check=True)
+        self.assertEqual(self.get_auth_status(True, False), ("apikey", "sk-before", True))
+        with open(self.auth_json) as f:
+            self.assertEqual(json.load(f)["OPENAI_API_KEY"], "sk-before")
+
+
+class TestKeyringMethods(CtlTestCase):
+    daemon_args = []
+
+    def setUp(self):
+        super().setUp()
+        self.keyring = Keyring(self.env, self.conn)
+        self.keyring.start()
+
+    def tearDown(self):
+        for proc, _ in self.daemons:
+            if proc.poll() is None:
+                self.stop_daemon(proc)
+        self.keyring.stop()
+        super().tearDown()
+
+    def items(self):
+        unlocked, locked = self.keyring.search(codex_attributes(self.codex_home))
+        return unlocked + locked
+
+    def test_login_goes_to_keyring_and_logout_removes_both(self):
+        self.write_auth_atomically(apikey_record("sk-old-file"))
+        self.start_daemon()
+        self.login_api_key("sk-into-keyring")
+        items = self.items()
+        self.assertEqual(len(items), 1)
+        self.assertEqual(self.keyring.attributes(items[0]), codex_attributes(self.codex_home))
+        self.assertEqual(json.loads(self.keyring.secret(items[0])),
+                         {"auth_mode": "apikey", "OPENAI_API_KEY": "sk-into-keyring"})
+        # Like the Codex CLI: no auth.json left beside the keyring item.
+        self.assertFalse(os.path.exists(self.auth_json))
+        self.assertEqual(self.prop("CredentialStore"), "secret-service")
+        # A file written later, and the item: logout removes both.
+        self.write_auth_atomically(apikey_record("sk-stray-file"))
+        self.call("Logout")
+        self.assertEqual(self.items(), [])
+        self.assertFalse(os.path.exists(self.auth_json))
+        self.assertEqual(self.get_auth_status(True, False), ("", "", True))
+
+    def test_locked_keyring_refuses_without_losing(self):
+        self.keyring.store(codex_attributes(self.codex_home), json.dumps(apikey_record("sk-held")))
+        self.start_daemon()
+        self.keyring.lock()
+        wait_until(lambda: self.prop("StoreState") == "locked", timeout=5, what="StoreState=locked")
+        name, _ = self.call_error("LoginWithApiKey", GLib.Variant("(s)", ("sk-new",)))
+        self.assertEqual(name, "org.codex.Auth1.Error.StoreLocked")
+        name, _ = self.call_error("Logout")
+        self.assertEqual(name, "org.codex.Auth1.Error.StoreLocked")
+        self.assertEqual(self.get_auth_status(True, False), ("apikey", "sk-held", True))
+        self.assertEqual(len(self.items()), 1)
+
+
+class TestCtl(CtlTestCase):
+
+    def test_help_version_usage(self):
+        out = self.ctl("--help")
+        self.assertEqual(out.returncode, 0)
+        for word in ("status", "token", "login", "logout", "reload", "unlock", "monitor", "Exit status"):
+            self.assertIn(word, out.stdout)
+        out = self.ctl("--version")
+        self.assertRegex(out.stdout, r"^codex-authctl \d+\.\d+\.\d+\n$")
+        for args in (["frobnicate"], ["--frob"], ["login"], ["login", "--api-key", "--import", "x"],
+                     ["status", "extra"]):
+            with self.subTest(args=args):
+                self.assertEqual(self.ctl(*args).returncode, EXIT_USAGE)
+        out = self.ctl("login", "--api-key=sk-in-argv")
+        self.assertEqual(out.returncode, EXIT_USAGE)
+        self.assertIn("never taken from the command line", out.stderr)
+
+    def test_status_and_token(self):
+        self.start_daemon()
+        out = self.ctl("status")
+        self.assertEqual(out.returncode, 0)
+        self.assertIn("Auth method: none (not logged in)", out.stdout)
+        self.assertNotIn("\033[", out.stdout)  # no colour when not on a terminal
+        out = self.ctl("token")
+        self.assertEqual(out.returncode, EXIT_NOT_LOGGED_IN)
+        self.assertEqual(out.stdout, "")
+        self.assertIn("not logged in", out.stderr)
+
+        self.write_auth_atomically(chatgpt_record(email="ctl@example.com", plan="pro", account="acc-ctl"))
+        self.call("Reload")
+        out = self.ctl("status")
+        for text in ("Auth method: chatgpt", "Account: acc-ctl", "Email: ctl@example.com", "Plan: pro",
+                     "Refresh state: ok", "Requires login: no", "Store: file (ok)", "Last refresh:",
+                     "Token expires: Tue 2030-01-01 00:00:00 UTC (in "):
+            self.assertIn(text, out.stdout)
+        # Labels are aligned on the colon.
+        colons = {line.index(":") for line in out.stdout.splitlines()}
+        self.assertEqual(len(colons), 1, out.stdout)
+        out = self.ctl("token")
+        self.assertEqual(out.returncode, 0)
+        self.assertEqual(out.stdout.strip(), self.get_auth_status(True, False)[1])
+
+    def test_status_json_after_poisoning(self):
+        self.start_daemon()
+        self.poison_now()
+        out = self.ctl("status", "--json")
+        self.assertEqual(out.returncode, 0)
+        data = json.loads(out.stdout)
+        self.assertEqual(set(data), {"auth_method", "logged_in", "requires_login", "account_id", "email",
+                                     "plan_type", "refresh_state", "refresh_error", "refresh_error_message",
+                                     "last_refresh", "access_token_expires", "next_refresh_attempt",
+                                     "credential_store", "store_state", "store_error_message", "version"})
+        self.assertEqual(data["refresh_error"], "refresh_token_reused")
+        self.assertEqual(data["requires_login"], True)
+        self.assertEqual(data["refresh_state"], "poisoned")
+        self.assertEqual(data["auth_method"], "chatgpt")
+        self.assertEqual(data["logged_in"], True)
+        self.assertEqual(data["store_error_message"], None)
+        self.assertRegex(data["last_refresh"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        out = self.ctl("token")
+        self.assertEqual(out.returncode, EXIT_RELOGIN)
+        self.assertIn("already used", out.stderr)
+        out = self.ctl("status")
+        self.assertIn("Refresh error: refresh_token_reused", out.stdout)
+
+    def test_token_unavailable(self):
+        self.start_daemon("--store", "secret-service")  # no Secret Service on this bus
+        out = self.ctl("token")
+        self.assertEqual(out.returncode, EXIT_UNAVAILABLE, out.stderr)
+        self.assertIn("unavailable", out.stderr)
+        out = self.ctl("unlock")
+        self.assertEqual(out.returncode, EXIT_UNAVAILABLE)
+
+    def test_login_api_key_from_stdin_never_in_argv(self):
+        self.start_daemon()
+        proc = subprocess.Popen([os.environ["CODEX_AUTHCTL"], "login", "--api-key"], env=self.env,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.3)  # waiting on standard input now
+        with open(f"/proc/{proc.pid}/cmdline", "rb") as f:
+            cmdline = f.read().split(b"\0")
+        self.assertEqual([a for a in cmdline if a], [os.environ["CODEX_AUTHCTL"].encode(), b"login", b"--api-key"])
+        out, err = proc.communicate("sk-secret-from-stdin\n", timeout=30)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertIn("Logged in", out)
+        self.assertNotIn("sk-secret-from-stdin", out + err)
+        self.assertEqual(self.get_auth_status(True, False), ("apikey", "sk-secret-from-stdin", True))
+        # Bad input: a clear line, a usage exit code, nothing changed.
+        out = self.ctl("login", "--api-key", input="has space\n")
+        self.assertEqual(out.returncode, EXIT_USAGE)
+        self.assertIn("whitespace", out.stderr)
+        out = self.ctl("login", "--api-key", input="\n")
+        self.assertEqual(out.returncode, EXIT_USAGE)
+        self.assertEqual(self.get_auth_status(True, False)[1], "sk-secret-from-stdin")
+
+    def test_login_import(self):
+        self.start_daemon()
+        path = os.path.join(self.tmp, "import.json")
+        record = chatgpt_record(email="file@example.com")
+        with open(path, "w") as f:
+            json.dump(record, f)
+        out = self.ctl("login", "--import", path)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(self.prop("Email"), "file@example.com")
+        self.assertEqual(self.get_auth_status(True, False)[1], record["tokens"]["access_token"])
+        out = self.ctl("login", "--import", "-", input=json.dumps(apikey_record("sk-piped")))
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(self.get_auth_status(True, False)[1], "sk-piped")
+        for data, expected in [("{not json", "not valid JSON"), ('{"tokens": 5}', '"tokens"'), ("{}", "nothing to import")]:
+            out = self.ctl("login", "--import", "-", input=data)
+            self.assertEqual(out.returncode, EXIT_USAGE, data)
+            self.assertIn(expected, out.stderr)
+        out = self.ctl("login", "--import", os.path.join(self.tmp, "missing.json"))
+        self.assertEqual(out.returncode, EXIT_USAGE)
+        self.assertEqual(self.get_auth_status(True, False)[1], "sk-piped")
+
+    def test_logout_reload_unlock(self):
+        self.write_auth_atomically(apikey_record("sk-bye"))
+        self.start_daemon()
+        out = self.ctl("reload")
+        self.assertEqual(out.returncode, 0)
+        out = self.ctl("logout")
+        self.assertEqual(out.returncode, 0)
+        self.assertIn("Logged out", out.stdout)
+        self.assertFalse(os.path.exists(self.auth_json))
+        out = self.ctl("unlock")
+        self.assertEqual(out.returncode, EXIT_UNAVAILABLE)
+        self.assertIn("no keyring to unlock", out.stderr)
+        with open(self.auth_json, "w") as f:
+            f.write("{broken")
+        out = self.ctl("reload")
+        self.assertEqual(out.returncode, EXIT_ERROR)
+        self.assertIn("not valid JSON", out.stderr)
+
+    def test_monitor_prints_changes_in_order(self):
+        self.start_daemon()
+        mon = subprocess.Popen([os.environ["CODEX_AUTHCTL"], "monitor"], env=self.env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        try:
+            # A login.
+            self.assertEqual(self.ctl("login", "--api-key", input="sk-mon\n").returncode, 0)
+            # ChatGPT credentials from the CLI, and a refresh.
+            self.write_auth_atomically(chatgpt_record(refresh="rt-m1", access_tag="m1"))
+            wait_until(lambda: self.prop("AuthMethod") == "chatgpt", timeout=5, what="chatgpt")
+            self.token_server.script([token_response(tag="m2", refresh="rt-m2")])
+            self.get_auth_status(True, True)
+            # A poisoning.
+            self.write_auth_atomically(chatgpt_record(refresh="rt-m3", access_tag="m3", email="p@example.com"))
+            wait_until(lambda: self.prop("Email") == "p@example.com", timeout=5, what="the new record")
+            self.token_server.script(default={"status": 401, "json": {"error": "refresh_token_expired"}})
+            self.get_auth_status(True, True)
+            # A logout.
+            self.assertEqual(self.ctl("logout").returncode, 0)
+            pump(0.5)
+        finally:
+            mon.send_signal(2)
+            out, err = mon.communicate(timeout=20)
+        self.assertEqual(mon.returncode, 0, err)
+        lines = out.splitlines()
+        for line in lines:
+            self.assertRegex(line, r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \w+=")
+        expected = ['AuthMethod="apikey"', 'AuthMethod="chatgpt"', 'RefreshState="refreshing"',
+                    'RefreshState="ok"', 'Email="p@example.com"', 'RefreshState="refreshing"',
+                    'RefreshState="poisoned"', 'RefreshError="refresh_token_expired"', 'AuthMethod=""']
+        text = "\n".join(lines)
+        pos = 0
+        for item in expected:
+            found = text.find(item, pos)
+            self.assertGreaterEqual(found, 0, f"{item} missing after position {pos} in:\n{text}")
+            pos = found + len(item)
+
+    def test_daemon_not_running(self):
+        other = PrivateBus()
+        try:
+            out = self.ctl("--address", other.address, "status")
+            self.assertEqual(out.returncode, EXIT_ERROR)
+            self.assertIn("codex-authd is not running", out.stderr)
+        finally:
+            other.stop()
+
+    def test_activation(self):
+        # No daemon running: the bus starts it from its activation file.
+        env = {k: self.env[k] for k in ("HOME", "CODEX_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME",
+                                        "XDG_RUNTIME_DIR", "CODEX_REFRESH_TOKEN_URL_OVERRIDE")}
+        log = os.path.join(self.tmp, "activated.log")
+        other = PrivateBus(activatable={"org.codex.Auth1": (f"{self.binary} --store file -v 2>{log}", env)})
+        try:
+            self.write_auth_atomically(apikey_record("sk-activated"))
+            out = self.ctl("--address", other.address, "token")
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertEqual(out.stdout.strip(), "sk-activated")
+        finally:
+            other.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(harness.main(sys.modules[__name__], [TestMethods, TestKeyringMethods, TestCtl]))
