@@ -14,7 +14,7 @@ builddir=${BUILDDIR:-build}
 [ -f "$builddir/build.ninja" ] || meson setup "$builddir"
 meson compile -C "$builddir"
 
-daemon=("$builddir/src/codex-authd" --replace "$@")
+daemon=("$builddir/src/codex-authd" --replace --no-idle-exit "$@")
 
 have_session_bus() {
   if [ -n "${DBUS_SESSION_BUS_ADDRESS:-}" ]; then

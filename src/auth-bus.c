@@ -21,6 +21,8 @@ struct _AuthBus {
   gulong changed_id;
   sd_bus_slot *vtable_slot;
   BusAccess *access;
+  sd_bus_slot *activity_slot;
+  gint64 last_activity; /* monotonic time of the last call to the object */
   /* The values the properties were last published with; the vtable reads
    * them in place. */
   AuthStatus status;
@@ -543,6 +545,25 @@ static const sd_bus_vtable auth_vtable[] = {
 #undef EMITS
 #undef STATUS_OFFSET
 
+/* Notes every call to the object (properties and introspection included),
+ * for the idle exit. */
+static int
+activity_filter_cb (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  AuthBus *self = userdata;
+
+  if (sd_bus_message_is_method_call (m, NULL, NULL) &&
+      g_strcmp0 (sd_bus_message_get_path (m), CODEX_AUTH_OBJECT_PATH) == 0)
+    self->last_activity = g_get_monotonic_time ();
+  return 0;
+}
+
+gint64
+auth_bus_get_last_activity (AuthBus *self)
+{
+  return self->last_activity;
+}
+
 AuthBus *
 auth_bus_new (sd_bus *bus, AuthManager *manager, GError **error)
 {
@@ -551,7 +572,14 @@ auth_bus_new (sd_bus *bus, AuthManager *manager, GError **error)
 
   self->bus = sd_bus_ref (bus);
   self->manager = g_object_ref (manager);
+  self->last_activity = g_get_monotonic_time ();
   auth_manager_get_status (manager, &self->status);
+  r = sd_bus_add_filter (bus, &self->activity_slot, activity_filter_cb, self);
+  if (r < 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r), "Cannot watch calls: %s", g_strerror (-r));
+      return NULL;
+    }
 
   self->access = bus_access_new (bus, CODEX_AUTH_OBJECT_PATH, geteuid (),
                                  ERROR_PREFIX "AccessDenied", error);
@@ -579,6 +607,7 @@ auth_bus_free (AuthBus *self)
   if (self->changed_id != 0)
     g_clear_signal_handler (&self->changed_id, self->manager);
   sd_bus_slot_unref (self->vtable_slot);
+  sd_bus_slot_unref (self->activity_slot);
   bus_access_free (self->access);
   g_clear_object (&self->manager);
   sd_bus_unref (self->bus);

@@ -13,4 +13,7 @@ typedef struct _AuthBus AuthBus;
 AuthBus *auth_bus_new (sd_bus *bus, AuthManager *manager, GError **error);
 void auth_bus_free (AuthBus *self);
 
+/* Monotonic time of the last call to the object. */
+gint64 auth_bus_get_last_activity (AuthBus *self);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AuthBus, auth_bus_free)

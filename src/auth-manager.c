@@ -919,6 +919,12 @@ auth_manager_unlock_store_finish (AuthManager *self, GAsyncResult *result, GErro
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+gboolean
+auth_manager_is_busy (AuthManager *self)
+{
+  return self->refreshing || self->loading || self->saving || self->dirty || self->pending_ops > 0;
+}
+
 guint
 auth_manager_get_refresh_requests (AuthManager *self)
 {

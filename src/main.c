@@ -25,6 +25,12 @@ typedef struct {
   sd_bus_slot *name_lost_slot;
   guint bus_source_id;
   int exit_status;
+  /* Idle exit. */
+  AuthManager *manager;
+  AuthBus *auth_bus;
+  int idle_timeout;
+  gboolean name_owned;
+  gboolean releasing;
 } Daemon;
 
 static void
@@ -90,7 +96,10 @@ on_request_name_reply (sd_bus_message *reply, void *userdata, sd_bus_error *ret_
     }
   /* 1: primary owner, 4: already the owner; 3: exists (we do not queue). */
   if (ret == 1 || ret == 4)
-    g_message ("Serving %s on the session bus", CODEX_AUTH_BUS_NAME);
+    {
+      g_message ("Serving %s on the session bus", CODEX_AUTH_BUS_NAME);
+      d->name_owned = TRUE;
+    }
   else
     {
       g_printerr ("%s is already owned by another process; use --replace to take it over\n",
@@ -98,6 +107,45 @@ on_request_name_reply (sd_bus_message *reply, void *userdata, sd_bus_error *ret_
       daemon_quit (d, EXIT_FAILURE);
     }
   return 0;
+}
+
+static gboolean
+quit_after_release (gpointer user_data)
+{
+  daemon_quit (user_data, EXIT_SUCCESS);
+  return G_SOURCE_REMOVE;
+}
+
+static int
+on_name_released (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+  /* Calls that reached us before the release are still answered: quit
+   * only once the bus source has nothing left to dispatch. */
+  g_idle_add_full (G_PRIORITY_LOW, quit_after_release, userdata, NULL);
+  return 0;
+}
+
+static gboolean
+idle_check (gpointer user_data)
+{
+  Daemon *d = user_data;
+  gint64 idle_usec;
+  int r;
+
+  if (!d->name_owned || d->releasing || auth_manager_is_busy (d->manager))
+    return G_SOURCE_CONTINUE;
+  idle_usec = g_get_monotonic_time () - auth_bus_get_last_activity (d->auth_bus);
+  if (idle_usec < (gint64) d->idle_timeout * G_USEC_PER_SEC)
+    return G_SOURCE_CONTINUE;
+
+  g_message ("No activity for %d s, exiting (the next call starts the service again)", d->idle_timeout);
+  d->releasing = TRUE;
+  r = sd_bus_call_method_async (d->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                "org.freedesktop.DBus", "ReleaseName", on_name_released, d, "s",
+                                CODEX_AUTH_BUS_NAME);
+  if (r < 0)
+    daemon_quit (d, EXIT_SUCCESS);
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -193,6 +241,10 @@ main (int argc, char **argv)
   StoreMode store_mode = STORE_MODE_AUTO;
   gboolean verbose = FALSE, version = FALSE, replace = FALSE;
   int request_timeout = DAEMON_DEFAULT_REQUEST_TIMEOUT;
+  int idle_timeout = DAEMON_DEFAULT_IDLE_TIMEOUT;
+  g_autofree char *idle_opt = NULL;
+  gboolean no_idle_exit = FALSE;
+  guint idle_id = 0;
   Daemon d = { 0 };
   int r;
   const GOptionEntry entries[] = {
@@ -205,6 +257,9 @@ main (int argc, char **argv)
       "Token endpoint (default: $CODEX_REFRESH_TOKEN_URL_OVERRIDE, else " TOKEN_DEFAULT_URL ")", "URL" },
     { "request-timeout", 0, 0, G_OPTION_ARG_STRING, &timeout_opt,
       "Seconds a token request may take, connecting included (default 30)", "SECONDS" },
+    { "idle-timeout", 0, 0, G_OPTION_ARG_STRING, &idle_opt,
+      "Exit after this many seconds without calls (default 120; 0: never)", "SECONDS" },
+    { "no-idle-exit", 0, 0, G_OPTION_ARG_NONE, &no_idle_exit, "Never exit when idle (development)", NULL },
     { "store", 0, 0, G_OPTION_ARG_STRING, &store_opt,
       "Where the credentials are: auto (default), secret-service or file", "STORE" },
     { "config", 0, 0, G_OPTION_ARG_FILENAME, &config_path,
@@ -264,6 +319,17 @@ main (int argc, char **argv)
     }
   if (timeout_opt == NULL && config.request_timeout > 0)
     request_timeout = config.request_timeout;
+  if (idle_opt != NULL &&
+      !daemon_config_parse_seconds ("--idle-timeout", idle_opt, 0, 86400, &idle_timeout, &error))
+    {
+      g_printerr ("%s\n", error->message);
+      daemon_config_clear (&config);
+      return 2;
+    }
+  if (idle_opt == NULL && config.idle_timeout >= 0)
+    idle_timeout = config.idle_timeout;
+  if (no_idle_exit)
+    idle_timeout = 0;
 
   home = choose (codex_home_opt, config.codex_home, config_path, "CODEX_HOME", "codex-home");
   if (home != NULL)
@@ -285,8 +351,9 @@ main (int argc, char **argv)
       return 2;
     }
   manager = auth_manager_new (backend);
-  g_debug ("Store: %s; Codex home: %s; token endpoint: %s; request timeout: %d s; failure record: %s",
-           store_mode_to_string (store_mode), codex_home, token_url, request_timeout, failure_path);
+  g_debug ("Store: %s; Codex home: %s; token endpoint: %s; request timeout: %d s; idle timeout: %d s; "
+           "failure record: %s", store_mode_to_string (store_mode), codex_home, token_url, request_timeout,
+           idle_timeout, failure_path);
 
   r = sd_bus_open_user (&d.bus);
   if (r < 0)
@@ -311,6 +378,11 @@ main (int argc, char **argv)
       return EXIT_FAILURE;
     }
   g_signal_connect (manager, "changed", G_CALLBACK (on_manager_changed), &d);
+  d.manager = manager;
+  d.auth_bus = auth_bus;
+  d.idle_timeout = idle_timeout;
+  if (idle_timeout > 0)
+    idle_id = g_timeout_add_seconds (1, idle_check, &d);
   if (!auth_manager_start (manager, &error))
     {
       g_printerr ("Cannot watch %s: %s\n", codex_home, error->message);
@@ -319,6 +391,7 @@ main (int argc, char **argv)
 
   g_main_loop_run (d.loop);
 
+  g_clear_handle_id (&idle_id, g_source_remove);
   g_signal_handlers_disconnect_by_data (manager, &d);
   auth_manager_stop (manager);
   g_clear_pointer (&auth_bus, auth_bus_free);
