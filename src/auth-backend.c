@@ -365,13 +365,15 @@ save_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *can
     g_task_return_boolean (task, TRUE);
 }
 
+/* Completes the task @user_data with the boolean outcome of @result (a
+ * StoreSecret save or unlock). */
 static void
-secret_saved_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+forward_boolean_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
   GError *error = NULL;
 
-  if (!store_secret_save_finish (STORE_SECRET (source), result, &error))
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
     g_task_return_error (task, error);
   else
     g_task_return_boolean (task, TRUE);
@@ -387,7 +389,7 @@ real_save (AuthBackend *backend, AuthRecord *record, GAsyncReadyCallback callbac
   w->record = auth_record_ref (record);
   w->lock = self->locked;
   if (self->source == SOURCE_SECRET && self->secret != NULL)
-    store_secret_save_async (self->secret, record, NULL, secret_saved_cb, g_steal_pointer (&task));
+    store_secret_save_async (self->secret, record, NULL, forward_boolean_cb, g_steal_pointer (&task));
   else
     g_task_run_in_thread (task, save_thread);
 }
@@ -574,18 +576,6 @@ real_remove_all (AuthBackend *backend, GAsyncReadyCallback callback, gpointer us
 }
 
 static void
-secret_unlocked_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  GError *error = NULL;
-
-  if (!store_secret_unlock_finish (STORE_SECRET (source), result, &error))
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
-}
-
-static void
 real_unlock_store (AuthBackend *backend, GAsyncReadyCallback callback, gpointer user_data)
 {
   RealBackend *self = (RealBackend *) backend;
@@ -599,7 +589,7 @@ real_unlock_store (AuthBackend *backend, GAsyncReadyCallback callback, gpointer 
       g_object_unref (task);
       return;
     }
-  store_secret_unlock_async (self->secret, NULL, secret_unlocked_cb, task);
+  store_secret_unlock_async (self->secret, NULL, forward_boolean_cb, task);
 }
 
 static gint64

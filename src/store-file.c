@@ -274,12 +274,39 @@ store_file_lock_sync (StoreFile *self, int *fd_out, GError **error)
   return FALSE;
 }
 
+/* The Codex CLI's protocol: auth.lock for the whole update (unless the
+ * caller holds it already), auth.json.lock around the write itself. */
+static gboolean
+lock_for_write (StoreFile *self, gboolean lock_held, int *lock_fd, int *data_lock_fd, GError **error)
+{
+  g_autofree char *data_lock_path = g_build_filename (self->codex_home, AUTH_DATA_LOCK_NAME, NULL);
+
+  *lock_fd = -1;
+  if (!lock_held && !store_file_lock_sync (self, lock_fd, error))
+    return FALSE;
+  *data_lock_fd = codex_file_lock (data_lock_path, LOCK_TIMEOUT_MS, error);
+  if (*data_lock_fd < 0)
+    {
+      if (*lock_fd >= 0)
+        close (*lock_fd);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+unlock_after_write (int lock_fd, int data_lock_fd)
+{
+  close (data_lock_fd);
+  if (lock_fd >= 0)
+    close (lock_fd);
+}
+
 gboolean
 store_file_save_sync (StoreFile *self, AuthRecord *record, gboolean lock_held, GError **error)
 {
-  g_autofree char *data_lock_path = g_build_filename (self->codex_home, AUTH_DATA_LOCK_NAME, NULL);
   g_autoptr(CodexSecret) data = NULL;
-  int lock_fd = -1, data_lock_fd;
+  int lock_fd, data_lock_fd;
   gboolean ok;
 
   if (g_mkdir_with_parents (self->codex_home, 0700) < 0)
@@ -289,53 +316,30 @@ store_file_save_sync (StoreFile *self, AuthRecord *record, gboolean lock_held, G
                    "%s: cannot create: %s", self->codex_home, g_strerror (saved));
       return FALSE;
     }
-  /* The Codex CLI's protocol: auth.lock for the whole update, auth.json.lock
-   * around the write itself. */
-  if (!lock_held && !store_file_lock_sync (self, &lock_fd, error))
+  if (!lock_for_write (self, lock_held, &lock_fd, &data_lock_fd, error))
     return FALSE;
-  data_lock_fd = codex_file_lock (data_lock_path, LOCK_TIMEOUT_MS, error);
-  if (data_lock_fd < 0)
-    {
-      if (lock_fd >= 0)
-        close (lock_fd);
-      return FALSE;
-    }
-
   data = auth_record_serialize (record);
   ok = codex_file_write_atomic (self->path, ".auth-", data, strlen (data), error);
-
-  close (data_lock_fd);
-  if (lock_fd >= 0)
-    close (lock_fd);
+  unlock_after_write (lock_fd, data_lock_fd);
   return ok;
 }
 
 gboolean
 store_file_delete_sync (StoreFile *self, gboolean lock_held, GError **error)
 {
-  g_autofree char *data_lock_path = g_build_filename (self->codex_home, AUTH_DATA_LOCK_NAME, NULL);
-  int lock_fd = -1, data_lock_fd, saved = 0;
+  int lock_fd, data_lock_fd, saved = 0;
   gboolean ok = TRUE;
 
   if (!g_file_test (self->path, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK))
     return TRUE;
-  if (!lock_held && !store_file_lock_sync (self, &lock_fd, error))
+  if (!lock_for_write (self, lock_held, &lock_fd, &data_lock_fd, error))
     return FALSE;
-  data_lock_fd = codex_file_lock (data_lock_path, LOCK_TIMEOUT_MS, error);
-  if (data_lock_fd < 0)
-    {
-      if (lock_fd >= 0)
-        close (lock_fd);
-      return FALSE;
-    }
   if (unlink (self->path) < 0 && errno != ENOENT)
     {
       saved = errno;
       ok = FALSE;
     }
-  close (data_lock_fd);
-  if (lock_fd >= 0)
-    close (lock_fd);
+  unlock_after_write (lock_fd, data_lock_fd);
   if (!ok)
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
                  "%s: cannot remove: %s", self->path, g_strerror (saved));

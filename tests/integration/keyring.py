@@ -144,3 +144,27 @@ class Keyring:
     def unlock(self):
         """Unlock without a display: replace the daemon with an unlocked one."""
         self.start(replace=True)
+
+
+class KeyringFixture:
+    """Mixed into a DaemonTestCase: a keyring per test (when start_keyring),
+    stopped after the daemons so that they do not see it go away."""
+
+    start_keyring = True
+
+    def setUp(self):
+        super().setUp()
+        self.keyring = Keyring(self.env, self.conn)
+        if self.start_keyring:
+            self.keyring.start()
+
+    def tearDown(self):
+        for proc, _ in self.daemons:
+            if proc.poll() is None:
+                self.stop_daemon(proc)
+        self.keyring.stop()
+        super().tearDown()
+
+    def items(self):
+        unlocked, locked = self.keyring.search(codex_attributes(self.codex_home))
+        return unlocked + locked

@@ -16,7 +16,7 @@ from gi.repository import GLib  # noqa: E402
 import harness  # noqa: E402
 from harness import (DaemonTestCase, PrivateBus, apikey_record, chatgpt_record,  # noqa: E402
                      make_jwt, pump, token_response, wait_until)
-from keyring import Keyring, codex_attributes  # noqa: E402
+from keyring import KeyringFixture, codex_attributes  # noqa: E402
 
 INVALID_ARGS = "org.freedesktop.DBus.Error.InvalidArgs"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_LOGGED_IN, EXIT_RELOGIN, EXIT_UNAVAILABLE = range(6)
@@ -186,24 +186,8 @@ class TestMethods(CtlTestCase):
             self.assertEqual(json.load(f)["OPENAI_API_KEY"], "sk-before")
 
 
-class TestKeyringMethods(CtlTestCase):
+class TestKeyringMethods(KeyringFixture, CtlTestCase):
     daemon_args = []
-
-    def setUp(self):
-        super().setUp()
-        self.keyring = Keyring(self.env, self.conn)
-        self.keyring.start()
-
-    def tearDown(self):
-        for proc, _ in self.daemons:
-            if proc.poll() is None:
-                self.stop_daemon(proc)
-        self.keyring.stop()
-        super().tearDown()
-
-    def items(self):
-        unlocked, locked = self.keyring.search(codex_attributes(self.codex_home))
-        return unlocked + locked
 
     def test_login_goes_to_keyring_and_logout_removes_both(self):
         self.write_auth_atomically(apikey_record("sk-old-file"))

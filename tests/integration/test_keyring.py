@@ -15,29 +15,14 @@ from gi.repository import GLib  # noqa: E402
 import harness  # noqa: E402
 from harness import (DaemonTestCase, apikey_record, chatgpt_record,  # noqa: E402
                      pump, token_response, wait_until)
-from keyring import Keyring, codex_attributes, codex_username  # noqa: E402
+from keyring import KeyringFixture, codex_attributes, codex_username  # noqa: E402
 
 
 def compact(record):
     return json.dumps(record, separators=(",", ":"))
 
 
-class KeyringTestCase(DaemonTestCase):
-    start_keyring = True
-
-    def setUp(self):
-        super().setUp()
-        self.keyring = Keyring(self.env, self.conn)
-        if self.start_keyring:
-            self.keyring.start()
-
-    def tearDown(self):
-        # The daemon first, so that it does not see the keyring go away.
-        for proc, _ in self.daemons:
-            if proc.poll() is None:
-                self.stop_daemon(proc)
-        self.keyring.stop()
-        super().tearDown()
+class KeyringTestCase(KeyringFixture, DaemonTestCase):
 
     @property
     def attrs(self):
@@ -45,10 +30,6 @@ class KeyringTestCase(DaemonTestCase):
 
     def store_item(self, record):
         return self.keyring.store(self.attrs, compact(record))
-
-    def items(self):
-        unlocked, locked = self.keyring.search(self.attrs)
-        return unlocked + locked
 
 
 class TestKeyring(KeyringTestCase):
