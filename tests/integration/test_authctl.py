@@ -315,6 +315,53 @@ class TestCtl(CtlTestCase):
         self.assertEqual(out.returncode, EXIT_USAGE)
         self.assertEqual(self.get_auth_status(True, False)[1], "sk-secret-from-stdin")
 
+    def run_on_terminal(self, args, typed=None, env=None):
+        """Runs codex-authctl on a pseudo-terminal; returns (status, screen)."""
+        import pty
+        import select
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execve(os.environ["CODEX_AUTHCTL"], [os.environ["CODEX_AUTHCTL"], *args], env or self.env)
+        screen = b""
+        sent = typed is None
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                screen += chunk
+            if not sent and b"API key: " in screen:
+                time.sleep(0.2)
+                os.write(fd, typed.encode() + b"\n")
+                sent = True
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        return os.waitstatus_to_exitcode(status), screen.decode(errors="replace")
+
+    def test_prompt_does_not_echo(self):
+        self.start_daemon()
+        status, screen = self.run_on_terminal(["login", "--api-key"], typed="sk-typed-at-prompt")
+        self.assertEqual(status, 0, screen)
+        self.assertIn("OpenAI API key: ", screen)
+        self.assertNotIn("sk-typed-at-prompt", screen)
+        self.assertEqual(self.get_auth_status(True, False)[1], "sk-typed-at-prompt")
+
+    def test_colour_only_on_terminal_without_no_color(self):
+        self.write_auth_atomically(apikey_record("sk-colour"))
+        self.start_daemon()
+        status, screen = self.run_on_terminal(["status"])
+        self.assertEqual(status, 0)
+        self.assertIn("\033[1m", screen)
+        status, screen = self.run_on_terminal(["status"], env=dict(self.env, NO_COLOR="1"))
+        self.assertEqual(status, 0)
+        self.assertNotIn("\033[", screen)
+        self.assertIn("Auth method: apikey", screen)
+
     def test_login_import(self):
         self.start_daemon()
         path = os.path.join(self.tmp, "import.json")
