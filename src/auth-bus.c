@@ -184,13 +184,31 @@ append_property_value (sd_bus_message *reply, const PropertyInfo *info, const Au
 
 /* ---- methods ----------------------------------------------------------- */
 
+/* A reply that carries a token is marked sensitive: sd-bus wipes its
+ * memory when it frees it. */
+static int
+new_reply (sd_bus_message *m, gboolean sensitive, sd_bus_message **reply)
+{
+  int r = sd_bus_message_new_method_return (m, reply);
+
+  if (r >= 0 && sensitive)
+    r = sd_bus_message_sensitive (*reply);
+  return r;
+}
+
 static int
 reply_auth_status (AuthBus *self, sd_bus_message *m, gboolean include_token)
 {
+  g_autoptr(sd_bus_message) reply = NULL;
   const char *token = include_token ? auth_manager_get_token (self->manager) : NULL;
+  int r;
 
-  return sd_bus_reply_method_return (m, "ssb", self->status.auth_method,
-                                     token != NULL ? token : "", 1);
+  r = new_reply (m, token != NULL, &reply);
+  if (r >= 0)
+    r = sd_bus_message_append (reply, "ssb", self->status.auth_method, token != NULL ? token : "", 1);
+  if (r < 0)
+    return r;
+  return sd_bus_send (NULL, reply, NULL);
 }
 
 static int reply_auth_status_details (AuthBus *self, sd_bus_message *m, gboolean include_token);
@@ -311,7 +329,7 @@ reply_auth_status_details (AuthBus *self, sd_bus_message *m, gboolean include_to
   const char *token = include_token ? auth_manager_get_token (self->manager) : NULL;
   int r;
 
-  r = sd_bus_message_new_method_return (m, &reply);
+  r = new_reply (m, token != NULL, &reply);
   if (r < 0)
     return r;
   r = sd_bus_message_open_container (reply, 'a', "{sv}");
