@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Counts the results of a `meson test` run from its testlog.json.
+"""Counts the results of `meson test` runs from their JSON logs
+(testlog.json, or LOGBASE.json with --logbase); several logs are added up.
 
 A TAP test (the GLib unit tests) counts once per test case it reports
 ("ok" / "not ok" lines); a TAP binary that crashed before reporting counts
@@ -8,13 +9,26 @@ as one failure. Every other test counts once. Prints a summary line
 "N passed, N failed, N skipped" and exits 1 if anything failed."""
 
 import json
+import os
 import re
 import sys
 
 TAP_LINE = re.compile(r"^(not ok|ok)\b(.*)$")
 
 
-def count(path):
+def count(paths):
+    passed = failed = skipped = 0
+    failures = []
+    for path in paths:
+        p, f_, s_, fl = count_one(path)
+        passed += p
+        failed += f_
+        skipped += s_
+        failures += fl
+    return passed, failed, skipped, failures
+
+
+def count_one(path):
     passed = failed = skipped = 0
     failures = []
     with open(path) as f:
@@ -50,10 +64,14 @@ def count(path):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print("usage: count-results.py BUILDDIR/meson-logs/testlog.json", file=sys.stderr)
+    if len(sys.argv) < 2:
+        print("usage: count-results.py BUILDDIR/meson-logs/testlog.json [MORE.json ...]", file=sys.stderr)
         return 2
-    passed, failed, skipped, failures = count(sys.argv[1])
+    missing = [p for p in sys.argv[1:] if not os.path.exists(p)]
+    for p in missing:
+        print(f"FAILED: no test log {p}")
+    passed, failed, skipped, failures = count([p for p in sys.argv[1:] if p not in missing])
+    failed += len(missing)
     for f in failures:
         print(f"FAILED: {f}")
     if passed + failed + skipped == 0:

@@ -9,7 +9,7 @@ build=(meson ninja-build gcc pkg-config
        libsystemd-dev libglib2.0-dev libsoup-3.0-dev libjson-glib-dev libsecret-1-dev)
 run=(dbus-daemon systemd glib-networking)   # systemd provides busctl; glib-networking TLS
 test=(dbus-daemon systemd python3 python3-gi util-linux e2fsprogs glib-networking gnome-keyring libsecret-tools
-      debhelper dpkg-dev fakeroot rpm lintian libasan8 libubsan1)
+      debhelper dpkg-dev fakeroot rpm lintian valgrind libasan8 libubsan1)
 
 case "${1:-}" in
   run) wanted=("${build[@]}" "${run[@]}") ;;

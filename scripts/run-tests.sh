@@ -21,8 +21,27 @@ rm -f "$builddir/meson-logs/testlog.json"
 status=0
 meson test -C "$builddir" --print-errorlogs --num-processes "$(nproc)" || status=$?
 
+# The same code under valgrind's memcheck (a build without sanitizers):
+# the unit tests, and the daemon in the interface and login tests.
+vgdir=${VALGRIND_BUILDDIR:-build-valgrind}
+if [ -f "$vgdir/build.ninja" ]; then
+  meson setup --reconfigure "$vgdir" -Dbuildtype=debug -Dwerror=true
+else
+  meson setup "$vgdir" -Dbuildtype=debug -Dwerror=true
+fi
+meson compile -C "$vgdir"
+rm -f "$vgdir"/meson-logs/valgrind-*.json "$vgdir"/meson-logs/testlog*.json
+meson test -C "$vgdir" --setup valgrind --suite unit --logbase valgrind-unit --print-errorlogs || status=$?
+mapfile -t vg_tests < <(meson test -C "$vgdir" --list 2>/dev/null |
+                        sed -n -E 's#.*integration / ((test_bus|test_authctl\.TestMethods)\..*)$#\1#p')
+meson test -C "$vgdir" --setup valgrinddaemon --logbase valgrind-daemon --print-errorlogs \
+  --num-processes "$(nproc)" "${vg_tests[@]}" || status=$?
+
 counted=0
-/usr/bin/python3 scripts/count-results.py "$builddir/meson-logs/testlog.json" || counted=$?
+# (meson names a --logbase log after the setup too.)
+/usr/bin/python3 scripts/count-results.py "$builddir/meson-logs/testlog.json" \
+  "$vgdir/meson-logs/valgrind-unit-valgrind.json" \
+  "$vgdir/meson-logs/valgrind-daemon-valgrinddaemon.json" || counted=$?
 if [ "$status" -ne 0 ] || [ "$counted" -ne 0 ]; then
   exit 1
 fi

@@ -290,13 +290,15 @@ class DaemonTestCase(unittest.TestCase):
 
     def start_daemon(self, *extra, wait=True):
         log = os.path.join(self.tmp, f"daemon-{len(self.daemons)}.log")
+        # CODEX_AUTHD_VALGRIND: a valgrind command line to run the daemon under.
+        wrapper = os.environ.get("CODEX_AUTHD_VALGRIND", "").split()
         with open(log, "w") as logf:
-            proc = subprocess.Popen([self.binary, "--verbose", *self.daemon_args, *extra],
+            proc = subprocess.Popen([*wrapper, self.binary, "--verbose", *self.daemon_args, *extra],
                                     env=self.env, stdout=logf, stderr=subprocess.STDOUT)
         self.daemons.append((proc, log))
         if wait:
             wait_until(lambda: self.name_has_owner() or proc.poll() is not None,
-                       what="the daemon to own " + BUS_NAME)
+                       timeout=60 if wrapper else 10, what="the daemon to own " + BUS_NAME)
             if proc.poll() is not None:
                 with open(log) as f:
                     self.fail(f"daemon exited early ({proc.returncode}):\n{f.read()}")

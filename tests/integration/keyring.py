@@ -131,8 +131,14 @@ class Keyring:
                   GLib.Variant("((oayays))", ((session, b"", secret.encode(), "text/plain"),)))
 
     def attributes(self, item):
-        return self.call(item, "org.freedesktop.DBus.Properties", "Get",
-                         GLib.Variant("(ss)", ("org.freedesktop.Secret.Item", "Attributes")))[0]
+        """The item's attributes, less the "xdg:schema" that gnome-keyring
+        adds itself (as org.freedesktop.Secret.Generic) to items created
+        without one, the Codex CLI's included."""
+        attrs = dict(self.call(item, "org.freedesktop.DBus.Properties", "Get",
+                               GLib.Variant("(ss)", ("org.freedesktop.Secret.Item", "Attributes")))[0])
+        if attrs.get("xdg:schema") == "org.freedesktop.Secret.Generic":
+            del attrs["xdg:schema"]
+        return attrs
 
     def delete(self, item):
         self.call(item, "org.freedesktop.Secret.Item", "Delete")
