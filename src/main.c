@@ -57,8 +57,10 @@ on_bus_error (int error, gpointer user_data)
   Daemon *d = user_data;
 
   d->bus_source_id = 0; /* the source removes itself */
-  g_warning ("Lost the connection to the session bus: %s", g_strerror (-error));
-  daemon_quit (d, EXIT_FAILURE);
+  /* The session ended (or its bus died): nothing is left to serve, and
+   * this is no failure to restart from. */
+  g_message ("The session bus connection ended (%s), exiting", g_strerror (-error));
+  daemon_quit (d, EXIT_SUCCESS);
 }
 
 static int

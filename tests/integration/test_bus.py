@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gi.repository import Gio, GLib  # noqa: E402
 
 import harness  # noqa: E402
-from harness import (DaemonTestCase, apikey_record, chatgpt_record,  # noqa: E402
+from harness import (DaemonTestCase, PrivateBus, apikey_record, chatgpt_record,  # noqa: E402
                      wait_until, pump, INTERFACE)
 
 INVALID_ARGS = "org.freedesktop.DBus.Error.InvalidArgs"
@@ -445,6 +445,23 @@ print("PING")
         used = (cpu_ticks() - before) / hz
         print(f"CPU time used in 3 s idle: {used:.2f} s")
         self.assertLess(used, 0.3)
+
+    def test_bus_going_away_ends_it_cleanly(self):
+        # The session ends: the daemon exits 0 (not a failure to restart).
+        other = PrivateBus()
+        log = os.path.join(self.tmp, "other.log")
+        with open(log, "w") as logf:
+            proc = subprocess.Popen([self.binary, "-v"], env=dict(self.env, DBUS_SESSION_BUS_ADDRESS=other.address),
+                                    stdout=logf, stderr=subprocess.STDOUT)
+        conn = other.connect()
+        wait_until(lambda: conn.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                          "NameHasOwner", GLib.Variant("(s)", ("org.codex.Auth1",)), None, 0, 5000,
+                                          None).unpack()[0], what="the daemon on the other bus")
+        conn.close_sync(None)
+        other.stop()
+        self.assertEqual(proc.wait(timeout=20), 0)
+        with open(log) as f:
+            self.assertIn("session bus connection ended", f.read())
 
     def test_sigterm_and_sigint_exit_cleanly(self):
         import signal as sig
