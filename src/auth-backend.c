@@ -353,30 +353,77 @@ real_unlock (AuthBackend *backend)
   self->locked = FALSE;
 }
 
+/* Completes @task with a worker's boolean outcome. Callers compute @ok
+ * first: the order in which arguments are evaluated is unspecified. */
+static void
+return_outcome (GTask *task, gboolean ok, GError *error)
+{
+  if (!ok)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
 static void
 save_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
   WorkData *w = task_data;
   GError *error = NULL;
 
-  if (!store_file_save_sync (w->self->store, w->record, w->lock, &error))
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
+  gboolean ok = store_file_save_sync (w->self->store, w->record, w->lock, &error);
+
+  return_outcome (task, ok, error);
 }
 
-/* Completes the task @user_data with the boolean outcome of @result (a
- * StoreSecret save or unlock). */
 static void
-forward_boolean_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+delete_file_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  WorkData *w = task_data;
+  GError *error = NULL;
+
+  gboolean ok = store_file_delete_sync (w->self->store, w->lock, &error);
+
+  return_outcome (task, ok, error);
+}
+
+/* Completes the task @user_data with the outcome of a worker (an inner
+ * GTask of this file). */
+static void
+file_step_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) outer = user_data;
+  GError *error = NULL;
+
+  gboolean ok = g_task_propagate_boolean (G_TASK (result), &error);
+
+  return_outcome (outer, ok, error);
+}
+
+/* Runs @func (save_thread or delete_file_thread) for @outer in a thread,
+ * under the lock if load(lock=TRUE) holds it; @outer completes with its
+ * outcome. */
+static void
+run_file_step (GTask *outer, GTaskThreadFunc func)
+{
+  WorkData *w = g_task_get_task_data (outer);
+  g_autoptr(GTask) inner = g_task_new (NULL, NULL, file_step_done_cb, outer);
+
+  w->lock = w->self->locked;
+  g_task_set_task_data (inner, w, NULL);
+  g_task_run_in_thread (inner, func);
+}
+
+/* Completes the task @user_data with the outcome of a StoreSecret save or
+ * unlock. */
+static void
+secret_op_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
   GError *error = NULL;
 
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
+  gboolean ok = store_secret_op_finish (STORE_SECRET (source), result, &error);
+
+  return_outcome (task, ok, error);
 }
 
 static void
@@ -384,14 +431,13 @@ real_save (AuthBackend *backend, AuthRecord *record, GAsyncReadyCallback callbac
 {
   RealBackend *self = (RealBackend *) backend;
   WorkData *w;
-  g_autoptr(GTask) task = work_task_new (self, real_save, callback, user_data, &w);
+  GTask *task = work_task_new (self, real_save, callback, user_data, &w);
 
   w->record = auth_record_ref (record);
-  w->lock = self->locked;
   if (self->source == SOURCE_SECRET && self->secret != NULL)
-    store_secret_save_async (self->secret, record, NULL, forward_boolean_cb, g_steal_pointer (&task));
+    store_secret_save_async (self->secret, record, NULL, secret_op_done_cb, task);
   else
-    g_task_run_in_thread (task, save_thread);
+    run_file_step (task, save_thread);
 }
 
 static void
@@ -427,10 +473,7 @@ failure_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
     ok = refresh_failure_save (w->self->failure_path, w->failure, &error);
   else
     ok = refresh_failure_remove (w->self->failure_path, &error);
-  if (!ok)
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
+  return_outcome (task, ok, error);
 }
 
 static void
@@ -448,43 +491,6 @@ real_store_failure (AuthBackend *backend, const RefreshFailure *failure, GAsyncR
 /* ---- logins and logouts ----------------------------------------------- */
 
 static void
-delete_file_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  WorkData *w = task_data;
-  GError *error = NULL;
-
-  if (!store_file_delete_sync (w->self->store, w->lock, &error))
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
-}
-
-static void
-file_step_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GTask) outer = user_data;
-  GError *error = NULL;
-
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
-    g_task_return_error (outer, error);
-  else
-    g_task_return_boolean (outer, TRUE);
-}
-
-/* Runs @func (save_thread or delete_file_thread) for @outer in a thread;
- * @outer completes with its outcome. */
-static void
-run_file_step (GTask *outer, GTaskThreadFunc func)
-{
-  WorkData *w = g_task_get_task_data (outer);
-  g_autoptr(GTask) inner = g_task_new (NULL, NULL, file_step_done_cb, outer);
-
-  w->lock = w->self->locked;
-  g_task_set_task_data (inner, w, NULL);
-  g_task_run_in_thread (inner, func);
-}
-
-static void
 login_secret_saved_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GTask *outer = user_data;
@@ -492,7 +498,7 @@ login_secret_saved_cb (GObject *source, GAsyncResult *result, gpointer user_data
   RealBackend *self = w->self;
   GError *error = NULL;
 
-  if (store_secret_save_finish (STORE_SECRET (source), result, &error))
+  if (store_secret_op_finish (STORE_SECRET (source), result, &error))
     {
       set_source (self, SOURCE_SECRET);
       self->item_seen = TRUE;
@@ -543,7 +549,7 @@ logout_secret_deleted_cb (GObject *source, GAsyncResult *result, gpointer user_d
   WorkData *w = g_task_get_task_data (outer);
   GError *error = NULL;
 
-  if (!store_secret_delete_finish (STORE_SECRET (source), result, &error))
+  if (!store_secret_op_finish (STORE_SECRET (source), result, &error))
     {
       g_task_return_error (outer, error);
       g_object_unref (outer);
@@ -589,7 +595,7 @@ real_unlock_store (AuthBackend *backend, GAsyncReadyCallback callback, gpointer 
       g_object_unref (task);
       return;
     }
-  store_secret_unlock_async (self->secret, NULL, forward_boolean_cb, task);
+  store_secret_unlock_async (self->secret, NULL, secret_op_done_cb, task);
 }
 
 static gint64

@@ -47,7 +47,6 @@ struct _AuthManager {
   gint64 next_attempt_usec; /* 0: not backing off */
   char *error_code;
   char *error_message;
-  guint refresh_requests;
 
   /* Saving a refreshed record that could not be saved at once. */
   gboolean saving;
@@ -697,7 +696,6 @@ locked_load_cb (GObject *source, GAsyncResult *res, gpointer user_data)
     }
 
   self->attempted = auth_record_ref (self->record);
-  self->refresh_requests++;
   self->backend->ops->refresh (self->backend, auth_record_get_refresh_token (self->record),
                                self->cancellable, refresh_done_cb, self);
 }
@@ -923,12 +921,6 @@ gboolean
 auth_manager_is_busy (AuthManager *self)
 {
   return self->refreshing || self->loading || self->saving || self->dirty || self->pending_ops > 0;
-}
-
-guint
-auth_manager_get_refresh_requests (AuthManager *self)
-{
-  return self->refresh_requests;
 }
 
 /* ---- object ------------------------------------------------------------ */

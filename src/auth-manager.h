@@ -110,6 +110,3 @@ gboolean auth_manager_unlock_store_finish (AuthManager *self, GAsyncResult *resu
 /* TRUE while anything is in progress (a read, a refresh, a save, a
  * refreshed record not saved yet): not a moment to exit. */
 gboolean auth_manager_is_busy (AuthManager *self);
-
-/* Counters, for tests and the benchmark. */
-guint auth_manager_get_refresh_requests (AuthManager *self);

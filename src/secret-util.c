@@ -27,18 +27,4 @@ codex_secret_dup (const char *str)
   return g_strdup (str);
 }
 
-CodexSecret *
-codex_secret_dup_len (const char *data, gsize len)
-{
-  return g_strndup (data, len);
-}
-
-void
-codex_secret_replace (CodexSecret **secret, const char *str)
-{
-  CodexSecret *old = *secret;
-
-  *secret = codex_secret_dup (str);
-  codex_secret_free (old);
-}
 

@@ -9,8 +9,6 @@ typedef char CodexSecret;
 
 void codex_secret_free (CodexSecret *secret);
 CodexSecret *codex_secret_dup (const char *str);
-CodexSecret *codex_secret_dup_len (const char *data, gsize len);
-void codex_secret_replace (CodexSecret **secret, const char *str);
 void codex_secret_wipe_bytes (gpointer data, gsize len);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CodexSecret, codex_secret_free)

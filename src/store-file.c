@@ -102,12 +102,6 @@ store_file_get_path (StoreFile *self)
   return self->path;
 }
 
-const char *
-store_file_get_codex_home (StoreFile *self)
-{
-  return self->codex_home;
-}
-
 static gboolean
 emit_changed_cb (gpointer user_data)
 {

@@ -13,7 +13,6 @@ G_DECLARE_FINAL_TYPE (StoreFile, store_file, STORE, FILE, GObject)
 
 StoreFile *store_file_new (const char *codex_home);
 const char *store_file_get_path (StoreFile *self);
-const char *store_file_get_codex_home (StoreFile *self);
 
 /* Starts watching $CODEX_HOME; "changed" is emitted (coalesced) after
  * auth.json was created, replaced, modified or deleted. */

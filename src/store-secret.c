@@ -523,11 +523,6 @@ store_secret_save_async (StoreSecret *self, AuthRecord *record, GCancellable *ca
   find_items (task, save_searched);
 }
 
-gboolean
-store_secret_save_finish (StoreSecret *self, GAsyncResult *result, GError **error)
-{
-  return g_task_propagate_boolean (G_TASK (result), error);
-}
 
 /* ---- delete ------------------------------------------------------------ */
 
@@ -589,11 +584,6 @@ store_secret_delete_async (StoreSecret *self, GCancellable *cancellable,
               delete_searched);
 }
 
-gboolean
-store_secret_delete_finish (StoreSecret *self, GAsyncResult *result, GError **error)
-{
-  return g_task_propagate_boolean (G_TASK (result), error);
-}
 
 /* ---- unlock ------------------------------------------------------------ */
 
@@ -684,7 +674,8 @@ store_secret_unlock_async (StoreSecret *self, GCancellable *cancellable,
 }
 
 gboolean
-store_secret_unlock_finish (StoreSecret *self, GAsyncResult *result, GError **error)
+store_secret_op_finish (StoreSecret *self, GAsyncResult *result, GError **error)
 {
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
 }

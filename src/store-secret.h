@@ -42,21 +42,23 @@ void store_secret_load_async (StoreSecret *self, GCancellable *cancellable,
 StoreSecretStatus store_secret_load_finish (StoreSecret *self, GAsyncResult *result,
                                             AuthRecord **record, GError **error);
 
+/* Save, delete and unlock complete through store_secret_op_finish(). */
+
 /* Writes the item in the default keyring (CreateItem with replace: the
  * item is updated in place, or created); duplicates with the same
  * attributes are removed. Fails on a locked keyring, without prompting. */
 void store_secret_save_async (StoreSecret *self, AuthRecord *record, GCancellable *cancellable,
                               GAsyncReadyCallback callback, gpointer user_data);
-gboolean store_secret_save_finish (StoreSecret *self, GAsyncResult *result, GError **error);
 
 /* Removes every item with the Codex attributes. Nothing stored (or no
  * Secret Service) is success; a locked item fails without prompting. */
 void store_secret_delete_async (StoreSecret *self, GCancellable *cancellable,
                                 GAsyncReadyCallback callback, gpointer user_data);
-gboolean store_secret_delete_finish (StoreSecret *self, GAsyncResult *result, GError **error);
 
 /* Asks the Secret Service to unlock the item (or the default collection):
  * this may show the desktop's prompt. */
 void store_secret_unlock_async (StoreSecret *self, GCancellable *cancellable,
                                 GAsyncReadyCallback callback, gpointer user_data);
-gboolean store_secret_unlock_finish (StoreSecret *self, GAsyncResult *result, GError **error);
+
+/* The outcome of a save, delete or unlock. */
+gboolean store_secret_op_finish (StoreSecret *self, GAsyncResult *result, GError **error);

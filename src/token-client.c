@@ -249,8 +249,17 @@ token_url_validate (const char *url, GError **error)
   uri = g_uri_parse (url, G_URI_FLAGS_NONE, &local_error);
   if (uri == NULL)
     {
+      /* Neither the URL nor GLib's message (which quotes it) is shown:
+       * what does not parse may still hold a password. */
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           "Invalid token URL: not an absolute URL");
+      return FALSE;
+    }
+  /* Checked first: the messages below quote the URL. */
+  if (g_uri_get_userinfo (uri) != NULL)
+    {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "Invalid token URL \"%s\": %s", url, local_error->message);
+                   "Invalid token URL: credentials in the URL are not accepted");
       return FALSE;
     }
   scheme = g_uri_get_scheme (uri);
@@ -258,12 +267,6 @@ token_url_validate (const char *url, GError **error)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                    "Invalid token URL \"%s\": no host", url);
-      return FALSE;
-    }
-  if (g_uri_get_userinfo (uri) != NULL)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "Invalid token URL: credentials in the URL are not accepted");
       return FALSE;
     }
   if (g_ascii_strcasecmp (scheme, "https") == 0)
@@ -326,12 +329,6 @@ token_client_free (TokenClient *client)
   g_object_unref (client->session);
   g_free (client->url);
   g_free (client);
-}
-
-const char *
-token_client_get_url (TokenClient *client)
-{
-  return client->url;
 }
 
 typedef struct {

@@ -57,7 +57,6 @@ typedef struct _TokenClient TokenClient;
 
 TokenClient *token_client_new (const char *url, guint timeout_seconds, GError **error);
 void token_client_free (TokenClient *client);
-const char *token_client_get_url (TokenClient *client);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TokenClient, token_client_free)
 
 /* Never fails: network errors and timeouts are transient results. */
