@@ -11,4 +11,4 @@ scripts/install-deps.sh test
 builddir=${BUILDDIR:-build-bench}
 [ -f "$builddir/build.ninja" ] || meson setup "$builddir" --buildtype=release -Db_sanitize=none
 meson compile -C "$builddir"
-exec /usr/bin/python3 tests/benchmark.py "$builddir"
+exec /usr/bin/python3 tests/bench/benchmark.py "$builddir"

@@ -296,7 +296,7 @@ lock_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *can
   GError *error = NULL;
   int fd = -1;
 
-  if (!store_file_lock_sync (w->self->store, &fd, &error))
+  if (!store_file_hold_lock_sync (w->self->store, &fd, &error))
     {
       g_task_return_error (task, error);
       return;

@@ -84,16 +84,4 @@ AuthRecord *auth_record_new_api_key (const char *api_key);
 AuthRecord *auth_record_new_chatgpt (const char *id_token, const char *access_token,
                                      const char *refresh_token, gint64 now_usec, GError **error);
 
-/* JWT payload decoding without signature check (exposed for tests). */
-typedef struct {
-  char *email;
-  char *plan_type;
-  char *account_id;
-  char *user_id;
-  gint64 exp; /* seconds since the epoch, 0 when absent */
-} AuthJwtClaims;
-
-gboolean auth_jwt_decode_claims (const char *jwt, AuthJwtClaims *claims, GError **error);
-void auth_jwt_claims_clear (AuthJwtClaims *claims);
-
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AuthRecord, auth_record_unref)

@@ -19,7 +19,7 @@
 
 #include "auth-record.h"
 #include "bus-glib.h"
-#include "secret-util.h"
+#include "codex-secret.h"
 
 /* Exit codes (documented in codex-authctl --help and the README). */
 enum {

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "file-util.h"
+#include "codex-file.h"
 #include "refresh-failure.h"
 
 #define MAX_FILE_SIZE (64 * 1024)

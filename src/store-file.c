@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "file-util.h"
-#include "secret-util.h"
+#include "codex-file.h"
+#include "codex-secret.h"
 #include "store-file.h"
 
 #define AUTH_FILE_NAME "auth.json"
@@ -247,12 +247,12 @@ store_file_load_sync (StoreFile *self, GError **error)
 }
 
 gboolean
-store_file_lock_sync (StoreFile *self, int *fd_out, GError **error)
+store_file_hold_lock_sync (StoreFile *self, int *fd_out, GError **error)
 {
   g_autofree char *path = g_build_filename (self->codex_home, AUTH_LOCK_NAME, NULL);
   g_autoptr(GError) local_error = NULL;
 
-  *fd_out = codex_file_lock (path, LOCK_TIMEOUT_MS, &local_error);
+  *fd_out = codex_file_hold_lock (path, LOCK_TIMEOUT_MS, &local_error);
   if (*fd_out >= 0)
     return TRUE;
   /* No lock file and no right to create one: nobody can replace auth.json
@@ -271,14 +271,14 @@ store_file_lock_sync (StoreFile *self, int *fd_out, GError **error)
 /* The Codex CLI's protocol: auth.lock for the whole update (unless the
  * caller holds it already), auth.json.lock around the write itself. */
 static gboolean
-lock_for_write (StoreFile *self, gboolean lock_held, int *lock_fd, int *data_lock_fd, GError **error)
+hold_write_locks (StoreFile *self, gboolean lock_held, int *lock_fd, int *data_lock_fd, GError **error)
 {
   g_autofree char *data_lock_path = g_build_filename (self->codex_home, AUTH_DATA_LOCK_NAME, NULL);
 
   *lock_fd = -1;
-  if (!lock_held && !store_file_lock_sync (self, lock_fd, error))
+  if (!lock_held && !store_file_hold_lock_sync (self, lock_fd, error))
     return FALSE;
-  *data_lock_fd = codex_file_lock (data_lock_path, LOCK_TIMEOUT_MS, error);
+  *data_lock_fd = codex_file_hold_lock (data_lock_path, LOCK_TIMEOUT_MS, error);
   if (*data_lock_fd < 0)
     {
       if (*lock_fd >= 0)
@@ -289,7 +289,7 @@ lock_for_write (StoreFile *self, gboolean lock_held, int *lock_fd, int *data_loc
 }
 
 static void
-unlock_after_write (int lock_fd, int data_lock_fd)
+release_write_locks (int lock_fd, int data_lock_fd)
 {
   close (data_lock_fd);
   if (lock_fd >= 0)
@@ -310,11 +310,11 @@ store_file_save_sync (StoreFile *self, AuthRecord *record, gboolean lock_held, G
                    "%s: cannot create: %s", self->codex_home, g_strerror (saved));
       return FALSE;
     }
-  if (!lock_for_write (self, lock_held, &lock_fd, &data_lock_fd, error))
+  if (!hold_write_locks (self, lock_held, &lock_fd, &data_lock_fd, error))
     return FALSE;
   data = auth_record_serialize (record);
   ok = codex_file_write_atomic (self->path, ".auth-", data, strlen (data), error);
-  unlock_after_write (lock_fd, data_lock_fd);
+  release_write_locks (lock_fd, data_lock_fd);
   return ok;
 }
 
@@ -326,14 +326,14 @@ store_file_delete_sync (StoreFile *self, gboolean lock_held, GError **error)
 
   if (!g_file_test (self->path, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK))
     return TRUE;
-  if (!lock_for_write (self, lock_held, &lock_fd, &data_lock_fd, error))
+  if (!hold_write_locks (self, lock_held, &lock_fd, &data_lock_fd, error))
     return FALSE;
   if (unlink (self->path) < 0 && errno != ENOENT)
     {
       saved = errno;
       ok = FALSE;
     }
-  unlock_after_write (lock_fd, data_lock_fd);
+  release_write_locks (lock_fd, data_lock_fd);
   if (!ok)
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
                  "%s: cannot remove: %s", self->path, g_strerror (saved));

@@ -28,7 +28,7 @@ AuthRecord *store_file_load_sync (StoreFile *self, GError **error);
 /* Takes the Codex CLI's update lock ($CODEX_HOME/auth.lock), waiting a
  * bounded time. *fd_out holds it (close to release); it is -1 when no lock
  * can exist because the directory admits no new files. Blocking. */
-gboolean store_file_lock_sync (StoreFile *self, int *fd_out, GError **error);
+gboolean store_file_hold_lock_sync (StoreFile *self, int *fd_out, GError **error);
 
 /* Writes @record as auth.json the way the Codex CLI does: under auth.lock
  * (unless @lock_held) and auth.json.lock, to a 0600 temporary file that is

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "auth-error.h"
-#include "secret-util.h"
+#include "codex-secret.h"
 #include "store-secret.h"
 
 #define SECRET_BUS_NAME "org.freedesktop.secrets"

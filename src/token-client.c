@@ -7,7 +7,7 @@
 #include <libsoup/soup.h>
 #include <string.h>
 
-#include "json-util.h"
+#include "codex-json.h"
 #include "token-client.h"
 
 #define READ_CHUNK 16384

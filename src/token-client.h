@@ -3,7 +3,7 @@
 
 #include <gio/gio.h>
 
-#include "secret-util.h"
+#include "codex-secret.h"
 
 /* The ChatGPT token endpoint: one refresh request, and the classification
  * of its outcome (DESIGN §4). */

@@ -24,6 +24,11 @@ import urllib.request
 
 from gi.repository import Gio, GLib
 
+# The fakes (token server, keyring helper) live beside this directory.
+FAKES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fakes")
+if FAKES_DIR not in sys.path:
+    sys.path.insert(0, FAKES_DIR)
+
 BUS_NAME = "org.codex.Auth1"
 OBJECT_PATH = "/org/codex/Auth1"
 INTERFACE = "org.codex.Auth1"
@@ -145,11 +150,10 @@ class PrivateBus:
 
 
 class FakeTokenServer:
-    """tests/fake-token-server.py in a subprocess, driven over HTTP."""
+    """tests/fakes/fake-token-server.py in a subprocess, driven over HTTP."""
 
     def __init__(self):
-        script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                              "fake-token-server.py")
+        script = os.path.join(FAKES_DIR, "fake-token-server.py")
         self.proc = subprocess.Popen([sys.executable, script], stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline().split()
         if len(line) != 2 or line[0] != "PORT":

@@ -16,7 +16,7 @@ from gi.repository import GLib  # noqa: E402
 import harness  # noqa: E402
 from harness import (DaemonTestCase, PrivateBus, apikey_record, chatgpt_record,  # noqa: E402
                      make_jwt, pump, token_response, wait_until)
-from keyring import KeyringFixture, codex_attributes  # noqa: E402
+from keyring_helper import KeyringFixture, codex_attributes  # noqa: E402
 
 INVALID_ARGS = "org.freedesktop.DBus.Error.InvalidArgs"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_LOGGED_IN, EXIT_RELOGIN, EXIT_UNAVAILABLE = range(6)

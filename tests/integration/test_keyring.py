@@ -15,7 +15,7 @@ from gi.repository import GLib  # noqa: E402
 import harness  # noqa: E402
 from harness import (DaemonTestCase, apikey_record, chatgpt_record,  # noqa: E402
                      pump, token_response, wait_until)
-from keyring import KeyringFixture, codex_attributes, codex_username  # noqa: E402
+from keyring_helper import KeyringFixture, codex_attributes, codex_username  # noqa: E402
 
 
 def compact(record):

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "json-util.h"
+#include "codex-json.h"
 
 const char *
 codex_json_get_string (JsonObject *object, const char *name)

@@ -22,4 +22,4 @@ gboolean codex_file_write_atomic (const char *path, const char *tmp_prefix,
 /* Takes an exclusive flock on @path (created 0600 if missing), waiting at
  * most @timeout_ms. Returns the fd holding the lock (close it to release),
  * or -1 with @error set. */
-int codex_file_lock (const char *path, guint timeout_ms, GError **error);
+int codex_file_hold_lock (const char *path, guint timeout_ms, GError **error);

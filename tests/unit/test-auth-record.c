@@ -2,42 +2,16 @@
 #include "config.h"
 
 #include <glib.h>
-#include <glib/gstdio.h>
 #include <string.h>
 
 #include "auth-record.h"
-#include "secret-util.h"
-#include "store-file.h"
+#include "codex-secret.h"
+#include "test-helpers.h"
 
 /* ---- helpers ----------------------------------------------------------- */
 
-static char *
-base64url (const char *data)
-{
-  g_autofree char *b64 = g_base64_encode ((const guchar *) data, strlen (data));
-  GString *s = g_string_new (NULL);
-
-  for (const char *p = b64; *p != '\0'; p++)
-    {
-      if (*p == '+')
-        g_string_append_c (s, '-');
-      else if (*p == '/')
-        g_string_append_c (s, '_');
-      else if (*p != '=')
-        g_string_append_c (s, *p);
-    }
-  return g_string_free (s, FALSE);
-}
-
-/* A JWT with the given payload JSON and a dummy signature. */
-static char *
-make_jwt (const char *payload_json)
-{
-  g_autofree char *header = base64url ("{\"alg\":\"RS256\",\"typ\":\"JWT\"}");
-  g_autofree char *payload = base64url (payload_json);
-
-  return g_strdup_printf ("%s.%s.c2lnbmF0dXJl", header, payload);
-}
+#define make_jwt test_make_jwt
+#define base64url test_base64url
 
 static char *
 default_id_token (void)
@@ -181,20 +155,6 @@ test_claims_fallbacks (void)
   g_assert_cmpstr (auth_record_get_plan_type (r), ==, NULL);
   g_assert_cmpint (auth_record_get_access_token_expires (r), ==, 0);
   g_assert_cmpint (auth_record_get_last_refresh (r), ==, 0);
-}
-
-static void
-test_jwt_decoder (void)
-{
-  AuthJwtClaims claims;
-  g_autoptr(GError) error = NULL;
-  /* "-" and "_" of base64url, with '=' padding tolerated. */
-  const char *jwt = "eyJhbGciOiJub25lIn0.eyJlbWFpbCI6Ij4_Pn5-QGV4YW1wbGUuY29tIn0=.sig";
-
-  g_assert_true (auth_jwt_decode_claims (jwt, &claims, &error));
-  g_assert_no_error (error);
-  g_assert_cmpstr (claims.email, ==, ">?>~~@example.com");
-  auth_jwt_claims_clear (&claims);
 }
 
 /* ---- round trip and fingerprint ---------------------------------------- */
@@ -411,67 +371,6 @@ test_exactly_max_size_accepted (void)
   g_assert_cmpint (auth_record_get_mode (r), ==, AUTH_MODE_API_KEY);
 }
 
-/* ---- file store -------------------------------------------------------- */
-
-static void
-test_store_file_load (void)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("codex-authd-test-XXXXXX", &error);
-  g_autoptr(StoreFile) store = NULL;
-  g_autoptr(AuthRecord) r = NULL;
-  g_autofree char *path = NULL;
-  FILE *f;
-
-  g_assert_no_error (error);
-  store = store_file_new (dir);
-  path = g_build_filename (dir, "auth.json", NULL);
-  g_assert_cmpstr (store_file_get_path (store), ==, path);
-
-  /* No file: no record and no error. */
-  r = store_file_load_sync (store, &error);
-  g_assert_no_error (error);
-  g_assert_null (r);
-
-  g_assert_true (g_file_set_contents_full (path, "{\"OPENAI_API_KEY\":\"sk-file\"}", -1,
-                                           G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error));
-  r = store_file_load_sync (store, &error);
-  g_assert_no_error (error);
-  g_assert_cmpstr (auth_record_get_api_key (r), ==, "sk-file");
-  g_clear_pointer (&r, auth_record_unref);
-
-  /* Malformed: the error names the file and the problem. */
-  g_assert_true (g_file_set_contents (path, "{\"tokens\":7}", -1, &error));
-  r = store_file_load_sync (store, &error);
-  g_assert_null (r);
-  g_assert_error (error, AUTH_RECORD_ERROR, AUTH_RECORD_ERROR_INVALID_SHAPE);
-  g_assert_nonnull (strstr (error->message, path));
-  g_clear_error (&error);
-
-  /* Oversized: refused from its size, without parsing. */
-  f = fopen (path, "w");
-  g_assert_nonnull (f);
-  g_assert_cmpint (fseek (f, 2 * AUTH_RECORD_MAX_SIZE, SEEK_SET), ==, 0);
-  fputc ('}', f);
-  fclose (f);
-  r = store_file_load_sync (store, &error);
-  g_assert_null (r);
-  g_assert_error (error, AUTH_RECORD_ERROR, AUTH_RECORD_ERROR_TOO_LARGE);
-  g_clear_error (&error);
-
-  /* A directory where the file should be. */
-  g_assert_cmpint (g_unlink (path), ==, 0);
-  g_assert_cmpint (g_mkdir (path, 0700), ==, 0);
-  r = store_file_load_sync (store, &error);
-  g_assert_null (r);
-  g_assert_nonnull (error);
-  g_assert_nonnull (strstr (error->message, path));
-  g_clear_error (&error);
-
-  g_assert_cmpint (g_rmdir (path), ==, 0);
-  g_assert_cmpint (g_rmdir (dir), ==, 0);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -482,13 +381,11 @@ main (int argc, char **argv)
   g_test_add_func ("/record/unsupported-mode-kept", test_unsupported_mode_kept);
   g_test_add_func ("/record/claims", test_claims);
   g_test_add_func ("/record/claims-fallbacks", test_claims_fallbacks);
-  g_test_add_func ("/record/jwt-decoder", test_jwt_decoder);
   g_test_add_func ("/record/round-trip", test_round_trip);
   g_test_add_func ("/record/round-trip-pretty-input", test_round_trip_pretty_input);
   g_test_add_func ("/record/fingerprint", test_fingerprint);
   g_test_add_func ("/record/malformed", test_malformed);
   g_test_add_func ("/record/max-size-accepted", test_exactly_max_size_accepted);
-  g_test_add_func ("/store-file/load", test_store_file_load);
 
   return g_test_run ();
 }

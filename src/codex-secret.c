@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "secret-util.h"
+#include "codex-secret.h"
 
 void
 codex_secret_wipe_bytes (gpointer data, gsize len)

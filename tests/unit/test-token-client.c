@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Classification of token endpoint answers, and the client against the
- * fake token server (tests/fake-token-server.py). */
+ * fake token server (tests/fakes/fake-token-server.py). */
 #include "config.h"
 
 #include <gio/gio.h>

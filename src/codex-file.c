@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "file-util.h"
-#include "secret-util.h"
+#include "codex-file.h"
+#include "codex-secret.h"
 
 static gboolean
 set_errno_error (GError **error, int saved, const char *what, const char *path)
@@ -156,7 +156,7 @@ codex_file_write_atomic (const char *path, const char *tmp_prefix, const char *d
 }
 
 int
-codex_file_lock (const char *path, guint timeout_ms, GError **error)
+codex_file_hold_lock (const char *path, guint timeout_ms, GError **error)
 {
   gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
   int fd;

@@ -7,35 +7,15 @@
 #include <string.h>
 
 #include "auth-manager.h"
-#include "secret-util.h"
+#include "codex-secret.h"
+#include "test-helpers.h"
 
 #define SEC G_GINT64_CONSTANT (1000000)
 #define T0 (G_GINT64_CONSTANT (1800000000) * SEC)
 
 /* ---- records ----------------------------------------------------------- */
 
-static char *
-b64url (const char *s)
-{
-  g_autofree char *b = g_base64_encode ((const guchar *) s, strlen (s));
-  GString *out = g_string_new (NULL);
-
-  for (const char *p = b; *p; p++)
-    if (*p == '+')
-      g_string_append_c (out, '-');
-    else if (*p == '/')
-      g_string_append_c (out, '_');
-    else if (*p != '=')
-      g_string_append_c (out, *p);
-  return g_string_free (out, FALSE);
-}
-
-static char *
-jwt (const char *payload)
-{
-  g_autofree char *p = b64url (payload);
-  return g_strdup_printf ("eyJhbGciOiJub25lIn0.%s.sig", p);
-}
+#define jwt test_make_jwt
 
 static char *
 access_token (gint64 exp_usec, const char *tag)

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* JWT payload decoding: claims, their fallbacks, expiry bounds, and the
+ * inputs that are refused. */
+#include "config.h"
+
+#include <glib.h>
+
+#include "auth-jwt.h"
+#include "test-helpers.h"
+
+static void
+test_padding_and_alphabet (void)
+{
+  AuthJwtClaims claims;
+  g_autoptr(GError) error = NULL;
+  /* "-" and "_" of base64url, with '=' padding tolerated. */
+  const char *jwt = "eyJhbGciOiJub25lIn0.eyJlbWFpbCI6Ij4_Pn5-QGV4YW1wbGUuY29tIn0=.sig";
+
+  g_assert_true (auth_jwt_decode_claims (jwt, &claims, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (claims.email, ==, ">?>~~@example.com");
+  auth_jwt_claims_clear (&claims);
+}
+
+static void
+test_claims (void)
+{
+  AuthJwtClaims claims;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *jwt = test_make_jwt ("{\"email\":\"a@example.com\",\"exp\":1767225600,"
+                                        "\"https://api.openai.com/auth\":{\"chatgpt_plan_type\":\"plus\","
+                                        "\"chatgpt_account_id\":\"acc\",\"chatgpt_user_id\":\"u\"}}");
+
+  g_assert_true (auth_jwt_decode_claims (jwt, &claims, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (claims.email, ==, "a@example.com");
+  g_assert_cmpstr (claims.plan_type, ==, "plus");
+  g_assert_cmpstr (claims.account_id, ==, "acc");
+  g_assert_cmpstr (claims.user_id, ==, "u");
+  g_assert_cmpint (claims.exp, ==, 1767225600);
+  auth_jwt_claims_clear (&claims);
+  g_assert_null (claims.email);
+  g_assert_cmpint (claims.exp, ==, 0);
+}
+
+static void
+test_fallbacks (void)
+{
+  AuthJwtClaims claims;
+  g_autofree char *jwt = test_make_jwt ("{\"https://api.openai.com/profile\":{\"email\":\"p@example.com\"},"
+                                        "\"https://api.openai.com/auth\":{\"user_id\":\"u-2\"},"
+                                        "\"exp\":1767225600.75}");
+
+  g_assert_true (auth_jwt_decode_claims (jwt, &claims, NULL));
+  g_assert_cmpstr (claims.email, ==, "p@example.com");
+  g_assert_cmpstr (claims.user_id, ==, "u-2");
+  g_assert_null (claims.plan_type);
+  g_assert_null (claims.account_id);
+  g_assert_cmpint (claims.exp, ==, 1767225600);
+  auth_jwt_claims_clear (&claims);
+}
+
+static void
+test_exp_out_of_range (void)
+{
+  const char *payloads[] = {
+    "{\"exp\":-5}",
+    "{\"exp\":253402300800}",
+    "{\"exp\":\"1767225600\"}",
+    "{\"exp\":null}",
+    "{\"exp\":{}}",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (payloads); i++)
+    {
+      AuthJwtClaims claims;
+      g_autofree char *jwt = test_make_jwt (payloads[i]);
+
+      g_assert_true (auth_jwt_decode_claims (jwt, &claims, NULL));
+      g_assert_cmpint (claims.exp, ==, 0);
+      auth_jwt_claims_clear (&claims);
+    }
+}
+
+static void
+test_refused (void)
+{
+  g_autofree char *array = test_make_jwt ("[1,2]");
+  g_autofree char *not_json = test_make_jwt ("{\"email\":");
+  g_autofree char *latin1 = NULL;
+  const char *inputs[] = {
+    "",
+    "abc",
+    "a.b",
+    "a.b.c.d",
+    ".eyJ9.sig",
+    "eyJ9..sig",
+    "eyJ9.eyJ9.",
+    "eyJ9.e$J9.sig",
+    "eyJ9.eyJ9e.sig", /* 5 characters: not a whole number of bytes */
+    array,
+    not_json,
+    NULL,
+  };
+
+  {
+    /* "{"a":"\xe9"}" as Latin-1: not UTF-8. */
+    g_autofree char *payload = g_base64_encode ((const guchar *) "{\"a\":\"\xe9\"}", 9);
+    g_strdelimit (payload, "=", '\0');
+    latin1 = g_strdup_printf ("eyJ9.%s.sig", payload);
+  }
+  inputs[G_N_ELEMENTS (inputs) - 1] = latin1;
+
+  for (guint i = 0; i < G_N_ELEMENTS (inputs); i++)
+    {
+      AuthJwtClaims claims;
+      g_autoptr(GError) error = NULL;
+
+      g_test_message ("input %u: %s", i, inputs[i]);
+      g_assert_false (auth_jwt_decode_claims (inputs[i], &claims, &error));
+      g_assert_error (error, AUTH_JWT_ERROR, AUTH_JWT_ERROR_INVALID);
+      auth_jwt_claims_clear (&claims);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/jwt/padding-and-alphabet", test_padding_and_alphabet);
+  g_test_add_func ("/jwt/claims", test_claims);
+  g_test_add_func ("/jwt/fallbacks", test_fallbacks);
+  g_test_add_func ("/jwt/exp-out-of-range", test_exp_out_of_range);
+  g_test_add_func ("/jwt/refused", test_refused);
+
+  return g_test_run ();
+}
