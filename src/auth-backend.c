@@ -16,7 +16,7 @@ auth_snapshot_free (AuthSnapshot *snapshot)
   if (snapshot == NULL)
     return;
   g_clear_pointer (&snapshot->record, auth_record_unref);
-  g_clear_pointer (&snapshot->failure, refresh_failure_free);
+  g_clear_pointer (&snapshot->poison, poison_record_free);
   g_free (snapshot);
 }
 
@@ -70,7 +70,7 @@ typedef struct {
   StoreFile *store;
   StoreSecret *secret;
   TokenClient *token_client;
-  char *failure_path;
+  char *poison_path;
   /* Where the record in use came from, and where it is written back. */
   Source source;
   gboolean item_seen; /* the last read found the keyring item */
@@ -120,7 +120,7 @@ set_source (RealBackend *self, Source source)
 }
 
 /* A load: optionally take the lock, then the keyring item, then (auto
- * mode, no item or no Secret Service) auth.json, and the failure record. */
+ * mode, no item or no Secret Service) auth.json, and the poison record. */
 typedef struct {
   RealBackend *self;
   gboolean lock;
@@ -128,7 +128,7 @@ typedef struct {
   gboolean secret_reachable;
   AuthSnapshot *snapshot;
   AuthRecord *record;        /* for save */
-  RefreshFailure *failure;   /* for store_failure */
+  PoisonRecord *poison;     /* for save_poison */
 } WorkData;
 
 static void
@@ -136,7 +136,7 @@ work_data_free (WorkData *w)
 {
   auth_snapshot_free (w->snapshot);
   g_clear_pointer (&w->record, auth_record_unref);
-  g_clear_pointer (&w->failure, refresh_failure_free);
+  g_clear_pointer (&w->poison, poison_record_free);
   g_free (w);
 }
 
@@ -155,12 +155,12 @@ work_task_new (RealBackend *self, gpointer source_tag, GAsyncReadyCallback callb
   return task;
 }
 
-/* Worker thread: auth.json (when asked) and the failure record. */
+/* Worker thread: auth.json (when asked) and the poison record. */
 static void
 read_files_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
   WorkData *w = task_data;
-  g_autoptr(GError) failure_error = NULL;
+  g_autoptr(GError) poison_error = NULL;
   GError *error = NULL;
 
   if (w->read_file)
@@ -172,9 +172,9 @@ read_files_thread (GTask *task, gpointer source, gpointer task_data, GCancellabl
           return;
         }
     }
-  w->snapshot->failure = refresh_failure_load (w->self->failure_path, &failure_error);
-  if (failure_error != NULL)
-    g_warning ("Ignoring the refresh failure record: %s", failure_error->message);
+  w->snapshot->poison = poison_record_load (w->self->poison_path, &poison_error);
+  if (poison_error != NULL)
+    g_warning ("Ignoring the poison record: %s", poison_error->message);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -463,29 +463,29 @@ real_refresh (AuthBackend *backend, const char *refresh_token, GCancellable *can
 }
 
 static void
-failure_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+poison_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
   WorkData *w = task_data;
   GError *error = NULL;
   gboolean ok;
 
-  if (w->failure != NULL)
-    ok = refresh_failure_save (w->self->failure_path, w->failure, &error);
+  if (w->poison != NULL)
+    ok = poison_record_save (w->self->poison_path, w->poison, &error);
   else
-    ok = refresh_failure_remove (w->self->failure_path, &error);
+    ok = poison_record_remove (w->self->poison_path, &error);
   return_outcome (task, ok, error);
 }
 
 static void
-real_store_failure (AuthBackend *backend, const RefreshFailure *failure, GAsyncReadyCallback callback,
+real_save_poison (AuthBackend *backend, const PoisonRecord *poison, GAsyncReadyCallback callback,
                     gpointer user_data)
 {
   RealBackend *self = (RealBackend *) backend;
   WorkData *w;
-  g_autoptr(GTask) task = work_task_new (self, real_store_failure, callback, user_data, &w);
+  g_autoptr(GTask) task = work_task_new (self, real_save_poison, callback, user_data, &w);
 
-  w->failure = failure != NULL ? refresh_failure_copy (failure) : NULL;
-  g_task_run_in_thread (task, failure_thread);
+  w->poison = poison != NULL ? poison_record_copy (poison) : NULL;
+  g_task_run_in_thread (task, poison_thread);
 }
 
 /* ---- logins and logouts ----------------------------------------------- */
@@ -646,7 +646,7 @@ real_free (AuthBackend *backend)
   g_clear_object (&self->store);
   g_clear_object (&self->secret);
   g_clear_pointer (&self->token_client, token_client_free);
-  g_free (self->failure_path);
+  g_free (self->poison_path);
   g_free (self->description);
   g_free (self);
 }
@@ -657,7 +657,7 @@ static const AuthBackendOps real_ops = {
   .unlock = real_unlock,
   .save = real_save,
   .refresh = real_refresh,
-  .store_failure = real_store_failure,
+  .save_poison = real_save_poison,
   .now = real_now,
   .random = real_random,
   .describe = real_describe,
@@ -670,7 +670,7 @@ static const AuthBackendOps real_ops = {
 
 AuthBackend *
 auth_backend_new_real (const char *codex_home, StoreMode mode, const char *token_url,
-                       guint timeout_seconds, const char *failure_path, GError **error)
+                       guint timeout_seconds, const char *poison_path, GError **error)
 {
   g_autoptr(TokenClient) client = token_client_new (token_url, timeout_seconds, error);
   RealBackend *self;
@@ -684,7 +684,7 @@ auth_backend_new_real (const char *codex_home, StoreMode mode, const char *token
   if (mode != STORE_MODE_FILE)
     self->secret = store_secret_new (codex_home);
   self->token_client = g_steal_pointer (&client);
-  self->failure_path = g_strdup (failure_path);
+  self->poison_path = g_strdup (poison_path);
   self->lock_fd = -1;
   set_source (self, mode == STORE_MODE_FILE ? SOURCE_FILE : SOURCE_NONE);
   return &self->parent;

@@ -4,7 +4,7 @@
 #include <gio/gio.h>
 
 #include "auth-record.h"
-#include "refresh-failure.h"
+#include "poison-record.h"
 #include "token-client.h"
 
 /* Everything the auth manager needs from the outside world: the credential
@@ -15,7 +15,7 @@
 
 typedef struct {
   AuthRecord *record;       /* NULL: no credentials stored */
-  RefreshFailure *failure;  /* the persisted failure record, NULL: none */
+  PoisonRecord *poison;   /* the persisted poison record, NULL: none */
 } AuthSnapshot;
 
 void auth_snapshot_free (AuthSnapshot *snapshot);
@@ -28,7 +28,7 @@ typedef struct {
   /* Starts watching the store; @changed is called after it changed. */
   gboolean (*watch) (AuthBackend *backend, AuthBackendChangedFunc changed, gpointer user_data,
                      GError **error);
-  /* Reads the store and the failure record: AuthSnapshot* or an error. With
+  /* Reads the store and the poison record: AuthSnapshot* or an error. With
    * @lock, first takes the cross-process lock and keeps it until unlock(). */
   void (*load) (AuthBackend *backend, gboolean lock, GAsyncReadyCallback callback, gpointer user_data);
   void (*unlock) (AuthBackend *backend);
@@ -38,8 +38,8 @@ typedef struct {
   /* One refresh request: a TokenResult*, never an error. */
   void (*refresh) (AuthBackend *backend, const char *refresh_token, GCancellable *cancellable,
                    GAsyncReadyCallback callback, gpointer user_data);
-  /* Persists @failure, or removes the record when NULL: boolean or an error. */
-  void (*store_failure) (AuthBackend *backend, const RefreshFailure *failure,
+  /* Persists @poison, or removes the record when NULL: boolean or an error. */
+  void (*save_poison) (AuthBackend *backend, const PoisonRecord *poison,
                          GAsyncReadyCallback callback, gpointer user_data);
   /* Wall clock, microseconds since the epoch. */
   gint64 (*now) (AuthBackend *backend);
@@ -78,7 +78,7 @@ gboolean store_mode_from_string (const char *name, StoreMode *mode);
 const char *store_mode_to_string (StoreMode mode);
 
 /* The stores of @codex_home chosen by @mode, the token endpoint @token_url
- * with @timeout_seconds, the failure record at @failure_path. */
+ * with @timeout_seconds, the poison record at @poison_path. */
 AuthBackend *auth_backend_new_real (const char *codex_home, StoreMode mode, const char *token_url,
-                                    guint timeout_seconds, const char *failure_path,
+                                    guint timeout_seconds, const char *poison_path,
                                     GError **error);

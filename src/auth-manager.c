@@ -33,11 +33,11 @@ struct _AuthManager {
   GPtrArray *next_waiters; /* GTask: served by the read after it */
 
   /* The permanent failure of the record in use, if any. */
-  RefreshFailure *poison;
-  /* Writes of the failure record run one at a time, last state wins. */
-  RefreshFailure *failure_to_write;
-  gboolean failure_writing;
-  gboolean failure_dirty;
+  PoisonRecord *poison;
+  /* Writes of the poison record run one at a time, last state wins. */
+  PoisonRecord *poison_to_write;
+  gboolean poison_writing;
+  gboolean poison_write_pending;
 
   /* The refresh in flight (at most one) and the transient-failure backoff. */
   gboolean refreshing;
@@ -205,72 +205,72 @@ log_unusable_once (AuthManager *self, AuthRecord *record)
              self->backend->ops->describe (self->backend), auth_record_get_unusable_reason (record));
 }
 
-static void start_failure_write (AuthManager *self);
+static void start_poison_write (AuthManager *self);
 
 static void
-store_failure_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+poison_saved_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   AuthManager *self = user_data;
   g_autoptr(GError) error = NULL;
 
   if (!g_task_propagate_boolean (G_TASK (result), &error))
-    g_warning ("Cannot update the refresh failure record: %s, ignoring", error->message);
-  self->failure_writing = FALSE;
-  if (self->failure_dirty)
-    start_failure_write (self);
+    g_warning ("Cannot update the poison record: %s, ignoring", error->message);
+  self->poison_writing = FALSE;
+  if (self->poison_write_pending)
+    start_poison_write (self);
   op_end (self);
 }
 
 static void
-start_failure_write (AuthManager *self)
+start_poison_write (AuthManager *self)
 {
-  self->failure_writing = TRUE;
-  self->failure_dirty = FALSE;
+  self->poison_writing = TRUE;
+  self->poison_write_pending = FALSE;
   op_begin (self);
-  self->backend->ops->store_failure (self->backend, self->failure_to_write, store_failure_done_cb, self);
+  self->backend->ops->save_poison (self->backend, self->poison_to_write, poison_saved_cb, self);
 }
 
-/* Makes the persisted failure record @failure (NULL: none). Writes are
+/* Makes the persisted poison record @record (NULL: none). Writes are
  * serialised so that the last state asked for is the one on disk. */
 static void
-persist_failure (AuthManager *self, const RefreshFailure *failure)
+persist_poison (AuthManager *self, const PoisonRecord *record)
 {
-  g_clear_pointer (&self->failure_to_write, refresh_failure_free);
-  self->failure_to_write = failure != NULL ? refresh_failure_copy (failure) : NULL;
-  self->failure_dirty = TRUE;
-  if (!self->failure_writing)
-    start_failure_write (self);
+  g_clear_pointer (&self->poison_to_write, poison_record_free);
+  self->poison_to_write = record != NULL ? poison_record_copy (record) : NULL;
+  self->poison_write_pending = TRUE;
+  if (!self->poison_writing)
+    start_poison_write (self);
 }
 
-/* The persisted failure record applies while its fingerprint is that of the
+/* The persisted poison record applies while its fingerprint is that of the
  * record in use; any other is stale and removed. The poison held in memory
  * ends only when the record in use changes: a read that raced with the
- * failure record being written (and so did not see it) changes nothing. */
+ * poison record being written (and so did not see it) changes nothing. */
 static void
-adopt_failure (AuthManager *self, RefreshFailure *failure)
+adopt_poison (AuthManager *self, PoisonRecord *stored)
 {
   const char *fp = self->record != NULL ? auth_record_get_fingerprint (self->record) : NULL;
 
-  if (failure != NULL && fp != NULL && g_strcmp0 (failure->fingerprint, fp) == 0)
+  if (stored != NULL && fp != NULL && g_strcmp0 (stored->fingerprint, fp) == 0)
     {
-      if (!refresh_failure_equal (self->poison, failure))
+      if (!poison_record_equal (self->poison, stored))
         {
           g_message ("The ChatGPT refresh token failed for good (%s); not refreshing until the "
-                     "credentials change", failure->code);
-          g_clear_pointer (&self->poison, refresh_failure_free);
-          self->poison = refresh_failure_copy (failure);
+                     "credentials change", stored->code);
+          g_clear_pointer (&self->poison, poison_record_free);
+          self->poison = poison_record_copy (stored);
         }
       return;
     }
   if (self->poison != NULL && g_strcmp0 (self->poison->fingerprint, fp) != 0)
     {
       g_message ("The credentials changed: refreshing is allowed again");
-      g_clear_pointer (&self->poison, refresh_failure_free);
+      g_clear_pointer (&self->poison, poison_record_free);
     }
   /* A record about other credentials is stale: replace it with ours, or
    * remove it. */
-  if (failure != NULL)
-    persist_failure (self, self->poison);
+  if (stored != NULL)
+    persist_poison (self, self->poison);
 }
 
 /* Takes what the store holds. Returns TRUE when the credentials changed
@@ -316,7 +316,7 @@ adopt_snapshot (AuthManager *self, AuthSnapshot *snapshot)
   self->stored_fp = g_strdup (fp);
   if (!self->dirty)
     clear_store_error (self);
-  adopt_failure (self, snapshot->failure);
+  adopt_poison (self, snapshot->poison);
   return material;
 }
 
@@ -566,7 +566,7 @@ verify_permanent_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   g_autoptr(GError) error = NULL;
   g_autoptr(AuthSnapshot) snapshot = g_task_propagate_pointer (G_TASK (res), &error);
   g_autoptr(TokenResult) result = data->result;
-  g_autoptr(RefreshFailure) failure = NULL;
+  g_autoptr(PoisonRecord) poison = NULL;
 
   g_free (data);
   if (snapshot != NULL && g_strcmp0 (fingerprint_of (snapshot->record), self->stored_fp) != 0)
@@ -578,17 +578,17 @@ verify_permanent_cb (GObject *source, GAsyncResult *res, gpointer user_data)
       return;
     }
 
-  failure = refresh_failure_new (auth_record_get_fingerprint (self->attempted), result->code,
+  poison = poison_record_new (auth_record_get_fingerprint (self->attempted), result->code,
                                  result->message, result->http_status, now_usec (self));
   g_warning ("Refreshing the ChatGPT tokens failed for good (%s, HTTP %u): %s Not refreshing again "
              "until the credentials change.", result->code, result->http_status, result->message);
-  g_clear_pointer (&self->poison, refresh_failure_free);
-  self->poison = refresh_failure_copy (failure);
+  g_clear_pointer (&self->poison, poison_record_free);
+  self->poison = poison_record_copy (poison);
   reset_backoff (self);
   if (snapshot != NULL)
-    persist_failure (self, failure);
+    persist_poison (self, poison);
   else
-    g_warning ("Cannot re-read the store (%s); the failure is kept in memory only", error->message);
+    g_warning ("Cannot re-read the store (%s); the poison is kept in memory only", error->message);
   finish_refresh (self);
 }
 
@@ -783,8 +783,8 @@ apply_user_change (AuthManager *self, AuthRecord *record)
   self->save_failures = 0;
   g_clear_handle_id (&self->save_retry_id, g_source_remove);
   reset_backoff (self);
-  g_clear_pointer (&self->poison, refresh_failure_free);
-  persist_failure (self, NULL);
+  g_clear_pointer (&self->poison, poison_record_free);
+  persist_poison (self, NULL);
   clear_store_error (self);
   emit_changed (self);
 }
@@ -935,8 +935,8 @@ auth_manager_finalize (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_pointer (&self->record, auth_record_unref);
   g_clear_pointer (&self->attempted, auth_record_unref);
-  g_clear_pointer (&self->poison, refresh_failure_free);
-  g_clear_pointer (&self->failure_to_write, refresh_failure_free);
+  g_clear_pointer (&self->poison, poison_record_free);
+  g_clear_pointer (&self->poison_to_write, poison_record_free);
   g_free (self->stored_fp);
   g_free (self->store_error);
   g_free (self->logged_unusable);

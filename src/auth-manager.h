@@ -98,7 +98,7 @@ void auth_manager_login_async (AuthManager *self, AuthRecord *record, GAsyncRead
                                gpointer user_data);
 gboolean auth_manager_login_finish (AuthManager *self, GAsyncResult *result, GError **error);
 
-/* Removes the credentials from every store and the failure record. */
+/* Removes the credentials from every store and the poison record. */
 void auth_manager_logout_async (AuthManager *self, GAsyncReadyCallback callback, gpointer user_data);
 gboolean auth_manager_logout_finish (AuthManager *self, GAsyncResult *result, GError **error);
 

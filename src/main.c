@@ -14,7 +14,7 @@
 #include "auth-backend.h"
 #include "bus-glib.h"
 #include "daemon-config.h"
-#include "refresh-failure.h"
+#include "poison-record.h"
 #include "token-client.h"
 
 typedef struct {
@@ -233,7 +233,7 @@ main (int argc, char **argv)
   g_autofree char *codex_home_opt = NULL;
   g_autofree char *codex_home = NULL;
   g_autofree char *token_url_opt = NULL;
-  g_autofree char *failure_path = NULL;
+  g_autofree char *poison_path = NULL;
   g_autofree char *config_path = NULL;
   g_autofree char *store_opt = NULL;
   g_autofree char *timeout_opt = NULL;
@@ -343,9 +343,9 @@ main (int argc, char **argv)
   if (token_url == NULL)
     token_url = g_strdup (TOKEN_DEFAULT_URL);
 
-  failure_path = refresh_failure_default_path ();
+  poison_path = poison_record_default_path ();
   backend = auth_backend_new_real (codex_home, store_mode, token_url, (guint) request_timeout,
-                                   failure_path, &error);
+                                   poison_path, &error);
   daemon_config_clear (&config);
   if (backend == NULL)
     {
@@ -355,7 +355,7 @@ main (int argc, char **argv)
   manager = auth_manager_new (backend);
   g_debug ("Store: %s; Codex home: %s; token endpoint: %s; request timeout: %d s; idle timeout: %d s; "
            "failure record: %s", store_mode_to_string (store_mode), codex_home, token_url, request_timeout,
-           idle_timeout, failure_path);
+           idle_timeout, poison_path);
 
   r = sd_bus_open_user (&d.bus);
   if (r < 0)

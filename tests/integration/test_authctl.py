@@ -32,7 +32,7 @@ class CtlTestCase(DaemonTestCase):
 
     @property
     def failure_file(self):
-        return os.path.join(self.tmp, "state", "codex-authd", "refresh-failure.json")
+        return os.path.join(self.tmp, "state", "codex-authd", "poison.json")
 
     def ctl(self, *args, input=None, env=None):
         return subprocess.run([os.environ["CODEX_AUTHCTL"], *args], input=input, capture_output=True,

@@ -107,7 +107,7 @@ class RefreshTestCase(DaemonTestCase):
 
     @property
     def failure_file(self):
-        return os.path.join(self.tmp, "state", "codex-authd", "refresh-failure.json")
+        return os.path.join(self.tmp, "state", "codex-authd", "poison.json")
 
     def connections(self, n):
         while len(self.extra_conns) < n:

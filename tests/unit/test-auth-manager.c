@@ -58,11 +58,11 @@ typedef struct {
   gint64 now;
   double random;
   AuthRecord *stored;
-  RefreshFailure *failure;
+  PoisonRecord *poison;
   gboolean locked;
   gboolean save_fails;
   guint saves;
-  guint failure_writes;
+  guint poison_writes;
   /* Token endpoint: scripted results (TokenResult*), the refresh tokens
    * sent, and, when holding, the request not answered yet. */
   GQueue script;
@@ -99,7 +99,7 @@ fake_load (AuthBackend *b, gboolean lock, GAsyncReadyCallback cb, gpointer data)
       f->locked = TRUE;
     }
   snap->record = f->stored != NULL ? auth_record_ref (f->stored) : NULL;
-  snap->failure = f->failure != NULL ? refresh_failure_copy (f->failure) : NULL;
+  snap->poison = f->poison != NULL ? poison_record_copy (f->poison) : NULL;
   g_task_return_pointer (task, snap, (GDestroyNotify) auth_snapshot_free);
 }
 
@@ -149,14 +149,14 @@ fake_refresh (AuthBackend *b, const char *refresh_token, GCancellable *cancellab
 }
 
 static void
-fake_store_failure (AuthBackend *b, const RefreshFailure *failure, GAsyncReadyCallback cb, gpointer data)
+fake_save_poison (AuthBackend *b, const PoisonRecord *poison, GAsyncReadyCallback cb, gpointer data)
 {
   FakeBackend *f = (FakeBackend *) b;
   g_autoptr(GTask) task = g_task_new (NULL, NULL, cb, data);
 
-  f->failure_writes++;
-  g_clear_pointer (&f->failure, refresh_failure_free);
-  f->failure = failure != NULL ? refresh_failure_copy (failure) : NULL;
+  f->poison_writes++;
+  g_clear_pointer (&f->poison, poison_record_free);
+  f->poison = poison != NULL ? poison_record_copy (poison) : NULL;
   g_task_return_boolean (task, TRUE);
 }
 
@@ -198,7 +198,7 @@ fake_free (AuthBackend *b)
   FakeBackend *f = (FakeBackend *) b;
 
   g_clear_pointer (&f->stored, auth_record_unref);
-  g_clear_pointer (&f->failure, refresh_failure_free);
+  g_clear_pointer (&f->poison, poison_record_free);
   g_queue_clear_full (&f->script, (GDestroyNotify) token_result_free);
   g_ptr_array_unref (f->sent);
   g_assert_null (f->held);
@@ -211,7 +211,7 @@ static const AuthBackendOps fake_ops = {
   .unlock = fake_unlock,
   .save = fake_save,
   .refresh = fake_refresh,
-  .store_failure = fake_store_failure,
+  .save_poison = fake_save_poison,
   .now = fake_now,
   .random = fake_random,
   .describe = fake_describe,
@@ -240,9 +240,9 @@ spin_until_idle (void)
 }
 
 /* Starts a manager on a fake store holding @stored and, when not NULL, the
- * persisted failure record @failure (both taken). */
+ * persisted poison record @poison (both taken). */
 static void
-fixture_start_full (Fixture *fx, AuthRecord *stored, RefreshFailure *failure)
+fixture_start_full (Fixture *fx, AuthRecord *stored, PoisonRecord *poison)
 {
   g_autoptr(GError) error = NULL;
 
@@ -251,7 +251,7 @@ fixture_start_full (Fixture *fx, AuthRecord *stored, RefreshFailure *failure)
   fx->fake->now = T0;
   fx->fake->random = 0.5; /* jitter factor exactly 1 */
   fx->fake->stored = stored;
-  fx->fake->failure = failure;
+  fx->fake->poison = poison;
   fx->fake->sent = g_ptr_array_new_with_free_func (g_free);
   g_queue_init (&fx->fake->script);
   fx->manager = auth_manager_new (&fx->fake->parent);
@@ -551,10 +551,10 @@ test_permanent_poisons (void)
   g_assert_true (s.requires_login);
   auth_status_clear (&s);
   /* Persisted for the snapshot that was attempted. */
-  g_assert_nonnull (fx.fake->failure);
-  g_assert_cmpstr (fx.fake->failure->fingerprint, ==, fp);
-  g_assert_cmpstr (fx.fake->failure->code, ==, "refresh_token_reused");
-  g_assert_cmpint (fx.fake->failure->time_usec, ==, T0);
+  g_assert_nonnull (fx.fake->poison);
+  g_assert_cmpstr (fx.fake->poison->fingerprint, ==, fp);
+  g_assert_cmpstr (fx.fake->poison->code, ==, "refresh_token_reused");
+  g_assert_cmpint (fx.fake->poison->time_usec, ==, T0);
 
   /* A reload of the same record keeps it; a different one clears it. */
   fx.fake->changed (fx.fake->changed_data);
@@ -563,17 +563,17 @@ test_permanent_poisons (void)
 
   /* A read that raced with the record being written (it saw no record, or
    * a stale one) does not lift the poison, and the record is put back. */
-  g_clear_pointer (&fx.fake->failure, refresh_failure_free);
+  g_clear_pointer (&fx.fake->poison, poison_record_free);
   fx.fake->changed (fx.fake->changed_data);
   spin_until_idle ();
   assert_status (&fx, "state", "poisoned");
-  fx.fake->failure = refresh_failure_new ("1111111111111111111111111111111111111111111111111111111111111111",
+  fx.fake->poison = poison_record_new ("1111111111111111111111111111111111111111111111111111111111111111",
                                           "refresh_token_expired", "stale", 401, T0 - SEC);
   fx.fake->changed (fx.fake->changed_data);
   spin_until_idle ();
   assert_status (&fx, "state", "poisoned");
-  g_assert_nonnull (fx.fake->failure);
-  g_assert_cmpstr (fx.fake->failure->fingerprint, ==, fp);
+  g_assert_nonnull (fx.fake->poison);
+  g_assert_cmpstr (fx.fake->poison->fingerprint, ==, fp);
   g_assert_false (auth_manager_refresh_needed (fx.manager, TRUE, TRUE));
   g_assert_cmpuint (requests (&fx), ==, 1);
   g_clear_pointer (&fx.fake->stored, auth_record_unref);
@@ -581,7 +581,7 @@ test_permanent_poisons (void)
   fx.fake->changed (fx.fake->changed_data);
   spin_until_idle ();
   assert_status (&fx, "state", "ok");
-  g_assert_null (fx.fake->failure);
+  g_assert_null (fx.fake->poison);
   g_assert_nonnull (auth_manager_get_token (fx.manager));
   fixture_stop (&fx);
 }
@@ -606,8 +606,8 @@ test_permanent_after_external_change (void)
   client_call (&fx, TRUE, TRUE);
   /* The failure was about a snapshot no longer stored: not poisoned. */
   assert_status (&fx, "state", "ok");
-  g_assert_null (fx.fake->failure);
-  g_assert_cmpuint (fx.fake->failure_writes, ==, 0);
+  g_assert_null (fx.fake->poison);
+  g_assert_cmpuint (fx.fake->poison_writes, ==, 0);
   g_assert_cmpstr (auth_record_get_refresh_token (fx.fake->stored), ==, "rt-other-login");
   g_assert_nonnull (strstr (auth_manager_get_token (fx.manager), "eyJ"));
   fixture_stop (&fx);
@@ -622,23 +622,23 @@ test_poison_loaded_at_start (void)
 
   /* A failure record for the stored snapshot: poisoned with no request. */
   fixture_start_full (&fx, auth_record_ref (stored),
-                      refresh_failure_new (auth_record_get_fingerprint (stored), "refresh_token_expired",
+                      poison_record_new (auth_record_get_fingerprint (stored), "refresh_token_expired",
                                            token_permanent_message ("refresh_token_expired"), 401, T0));
   assert_status (&fx, "state", "poisoned");
   assert_status (&fx, "error", "refresh_token_expired");
   g_assert_false (auth_manager_refresh_needed (fx.manager, TRUE, TRUE));
   g_assert_null (client_call (&fx, TRUE, TRUE));
   g_assert_cmpuint (requests (&fx), ==, 0);
-  g_assert_cmpuint (fx.fake->failure_writes, ==, 0);
+  g_assert_cmpuint (fx.fake->poison_writes, ==, 0);
   fixture_stop (&fx);
 
   /* One for another snapshot is stale and removed. */
   fixture_start_full (&other, stored,
-                      refresh_failure_new ("0000000000000000000000000000000000000000000000000000000000000000",
+                      poison_record_new ("0000000000000000000000000000000000000000000000000000000000000000",
                                            "refresh_token_expired", "x", 401, T0));
   assert_status (&other, "state", "ok");
-  g_assert_null (other.fake->failure);
-  g_assert_cmpuint (other.fake->failure_writes, ==, 1);
+  g_assert_null (other.fake->poison);
+  g_assert_cmpuint (other.fake->poison_writes, ==, 1);
   fixture_stop (&other);
 }
 

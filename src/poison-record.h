@@ -13,21 +13,21 @@ typedef struct {
   char *message;
   guint http_status;
   gint64 time_usec;  /* wall clock */
-} RefreshFailure;
+} PoisonRecord;
 
-RefreshFailure *refresh_failure_new (const char *fingerprint, const char *code,
+PoisonRecord *poison_record_new (const char *fingerprint, const char *code,
                                      const char *message, guint http_status, gint64 time_usec);
-RefreshFailure *refresh_failure_copy (const RefreshFailure *failure);
-void refresh_failure_free (RefreshFailure *failure);
-gboolean refresh_failure_equal (const RefreshFailure *a, const RefreshFailure *b);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (RefreshFailure, refresh_failure_free)
+PoisonRecord *poison_record_copy (const PoisonRecord *poison);
+void poison_record_free (PoisonRecord *poison);
+gboolean poison_record_equal (const PoisonRecord *a, const PoisonRecord *b);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PoisonRecord, poison_record_free)
 
-/* $XDG_STATE_HOME/codex-authd/refresh-failure.json */
-char *refresh_failure_default_path (void);
+/* $XDG_STATE_HOME/codex-authd/poison.json */
+char *poison_record_default_path (void);
 
 /* NULL with no error when there is no file. A malformed file is an error. */
-RefreshFailure *refresh_failure_load (const char *path, GError **error);
+PoisonRecord *poison_record_load (const char *path, GError **error);
 /* Atomic (temporary file, fsync, rename), 0600 in a 0700 directory. */
-gboolean refresh_failure_save (const char *path, const RefreshFailure *failure, GError **error);
+gboolean poison_record_save (const char *path, const PoisonRecord *poison, GError **error);
 /* Removing a file that does not exist succeeds. */
-gboolean refresh_failure_remove (const char *path, GError **error);
+gboolean poison_record_remove (const char *path, GError **error);

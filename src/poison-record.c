@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#define G_LOG_DOMAIN "codex-authd-failure"
+#define G_LOG_DOMAIN "codex-authd-poison"
 
 #include "config.h"
 
@@ -13,15 +13,15 @@
 #include <unistd.h>
 
 #include "codex-file.h"
-#include "refresh-failure.h"
+#include "poison-record.h"
 
 #define MAX_FILE_SIZE (64 * 1024)
 
-RefreshFailure *
-refresh_failure_new (const char *fingerprint, const char *code, const char *message,
+PoisonRecord *
+poison_record_new (const char *fingerprint, const char *code, const char *message,
                      guint http_status, gint64 time_usec)
 {
-  RefreshFailure *f = g_new0 (RefreshFailure, 1);
+  PoisonRecord *f = g_new0 (PoisonRecord, 1);
 
   f->fingerprint = g_strdup (fingerprint);
   f->code = g_strdup (code);
@@ -31,14 +31,14 @@ refresh_failure_new (const char *fingerprint, const char *code, const char *mess
   return f;
 }
 
-RefreshFailure *
-refresh_failure_copy (const RefreshFailure *f)
+PoisonRecord *
+poison_record_copy (const PoisonRecord *f)
 {
-  return refresh_failure_new (f->fingerprint, f->code, f->message, f->http_status, f->time_usec);
+  return poison_record_new (f->fingerprint, f->code, f->message, f->http_status, f->time_usec);
 }
 
 void
-refresh_failure_free (RefreshFailure *f)
+poison_record_free (PoisonRecord *f)
 {
   if (f == NULL)
     return;
@@ -49,7 +49,7 @@ refresh_failure_free (RefreshFailure *f)
 }
 
 gboolean
-refresh_failure_equal (const RefreshFailure *a, const RefreshFailure *b)
+poison_record_equal (const PoisonRecord *a, const PoisonRecord *b)
 {
   if (a == NULL || b == NULL)
     return a == b;
@@ -59,13 +59,13 @@ refresh_failure_equal (const RefreshFailure *a, const RefreshFailure *b)
 }
 
 char *
-refresh_failure_default_path (void)
+poison_record_default_path (void)
 {
-  return g_build_filename (g_get_user_state_dir (), PACKAGE_NAME, "refresh-failure.json", NULL);
+  return g_build_filename (g_get_user_state_dir (), PACKAGE_NAME, "poison.json", NULL);
 }
 
-RefreshFailure *
-refresh_failure_load (const char *path, GError **error)
+PoisonRecord *
+poison_record_load (const char *path, GError **error)
 {
   g_autofree char *data = NULL;
   g_autoptr(GError) local_error = NULL;
@@ -106,11 +106,11 @@ refresh_failure_load (const char *path, GError **error)
                    "%s: missing or invalid fields", path);
       return NULL;
     }
-  return refresh_failure_new (fp, code, message, (guint) status, time_usec);
+  return poison_record_new (fp, code, message, (guint) status, time_usec);
 }
 
 gboolean
-refresh_failure_save (const char *path, const RefreshFailure *f, GError **error)
+poison_record_save (const char *path, const PoisonRecord *f, GError **error)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autoptr(JsonGenerator) gen = json_generator_new ();
@@ -142,11 +142,11 @@ refresh_failure_save (const char *path, const RefreshFailure *f, GError **error)
                    "Cannot create %s: %s", dir, g_strerror (saved));
       return FALSE;
     }
-  return codex_file_write_atomic (path, ".refresh-failure-", data, strlen (data), error);
+  return codex_file_write_atomic (path, ".poison-", data, strlen (data), error);
 }
 
 gboolean
-refresh_failure_remove (const char *path, GError **error)
+poison_record_remove (const char *path, GError **error)
 {
   if (g_unlink (path) < 0 && errno != ENOENT)
     {
