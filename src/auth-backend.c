@@ -7,6 +7,7 @@
 
 #include "auth-backend.h"
 #include "auth-error.h"
+#include "credential-store.h"
 #include "store-file.h"
 #include "store-secret.h"
 
@@ -27,59 +28,208 @@ auth_backend_free (AuthBackend *backend)
     backend->ops->free (backend);
 }
 
-gboolean
-store_mode_from_string (const char *name, StoreMode *mode)
-{
-  if (g_strcmp0 (name, "auto") == 0)
-    *mode = STORE_MODE_AUTO;
-  else if (g_strcmp0 (name, "secret-service") == 0)
-    *mode = STORE_MODE_SECRET_SERVICE;
-  else if (g_strcmp0 (name, "file") == 0)
-    *mode = STORE_MODE_FILE;
-  else
-    return FALSE;
-  return TRUE;
-}
-
-const char *
-store_mode_to_string (StoreMode mode)
-{
-  switch (mode)
-    {
-    case STORE_MODE_SECRET_SERVICE:
-      return "secret-service";
-    case STORE_MODE_FILE:
-      return "file";
-    case STORE_MODE_AUTO:
-    default:
-      return "auto";
-    }
-}
-
 /* ---- the real backend: file and Secret Service stores, libsoup, clock -- */
-
-typedef enum {
-  SOURCE_NONE,
-  SOURCE_FILE,
-  SOURCE_SECRET,
-} Source;
 
 typedef struct {
   AuthBackend parent;
-  StoreMode mode;
-  StoreFile *store;
-  StoreSecret *secret;
+  CredentialStoreIO io; /* the real stores, for the policy */
+  CredentialStore *policy;
+  StoreFile *file;
+  StoreSecret *secret; /* NULL in file mode */
   TokenClient *token_client;
   char *poison_path;
-  /* Where the record in use came from, and where it is written back. */
-  Source source;
-  gboolean item_seen; /* the last read found the keyring item */
-  char *description;
-  gboolean locked; /* between load(lock=TRUE) and unlock() */
-  int lock_fd;     /* the fd holding $CODEX_HOME/auth.lock, -1 if none was needed */
+  char *keyring_description;
+  gboolean holds_lock; /* between load_locked() and release_lock() */
+  int held_lock_fd;    /* the fd holding $CODEX_HOME/auth.lock, -1 if none was needed */
   AuthBackendChangedFunc changed;
   gpointer changed_data;
 } RealBackend;
+
+#define REAL_FROM_IO(io) ((RealBackend *) ((char *) (io) - G_STRUCT_OFFSET (RealBackend, io)))
+
+/* Completes @task with a worker's boolean outcome. Callers compute @ok
+ * first: the order in which arguments are evaluated is unspecified. */
+static void
+return_outcome (GTask *task, gboolean ok, GError *error)
+{
+  if (!ok)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+/* ---- the file store, in worker threads ---------------------------------- */
+
+typedef struct {
+  RealBackend *self;
+  AuthRecord *record;   /* for a save */
+  PoisonRecord *poison; /* for save_poison */
+  gboolean lock_held;   /* auth.lock is held by load_locked() */
+} WorkData;
+
+static void
+work_data_free (WorkData *w)
+{
+  g_clear_pointer (&w->record, auth_record_unref);
+  g_clear_pointer (&w->poison, poison_record_free);
+  g_free (w);
+}
+
+/* Runs @func in a thread with a WorkData for @self; the task completes
+ * @callback. */
+static void
+run_in_thread (RealBackend *self, AuthRecord *record, GTaskThreadFunc func, GAsyncReadyCallback callback,
+               gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  WorkData *w = g_new0 (WorkData, 1);
+
+  w->self = self;
+  w->record = record != NULL ? auth_record_ref (record) : NULL;
+  w->lock_held = self->holds_lock;
+  g_task_set_task_data (task, w, (GDestroyNotify) work_data_free);
+  g_task_run_in_thread (task, func);
+}
+
+static void
+file_load_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  WorkData *w = task_data;
+  GError *error = NULL;
+  StoreRead *read = g_new0 (StoreRead, 1);
+
+  read->record = store_file_load_sync (w->self->file, &error);
+  if (error != NULL)
+    {
+      store_read_free (read);
+      g_task_return_error (task, error);
+      return;
+    }
+  read->status = read->record != NULL ? STORE_READ_FOUND : STORE_READ_NOT_FOUND;
+  g_task_return_pointer (task, read, (GDestroyNotify) store_read_free);
+}
+
+static void
+file_save_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  WorkData *w = task_data;
+  GError *error = NULL;
+
+  gboolean ok = store_file_save_sync (w->self->file, w->record, w->lock_held, &error);
+
+  return_outcome (task, ok, error);
+}
+
+static void
+file_delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  WorkData *w = task_data;
+  GError *error = NULL;
+
+  gboolean ok = store_file_delete_sync (w->self->file, w->lock_held, &error);
+
+  return_outcome (task, ok, error);
+}
+
+static void
+io_file_load (CredentialStoreIO *io, GAsyncReadyCallback callback, gpointer user_data)
+{
+  run_in_thread (REAL_FROM_IO (io), NULL, file_load_thread, callback, user_data);
+}
+
+static void
+io_file_save (CredentialStoreIO *io, AuthRecord *record, GAsyncReadyCallback callback, gpointer user_data)
+{
+  run_in_thread (REAL_FROM_IO (io), record, file_save_thread, callback, user_data);
+}
+
+static void
+io_file_delete (CredentialStoreIO *io, GAsyncReadyCallback callback, gpointer user_data)
+{
+  run_in_thread (REAL_FROM_IO (io), NULL, file_delete_thread, callback, user_data);
+}
+
+static const char *
+io_file_describe (CredentialStoreIO *io)
+{
+  return store_file_get_path (REAL_FROM_IO (io)->file);
+}
+
+/* ---- the keyring item, through libsecret's asynchronous API ------------- */
+
+static void
+keyring_loaded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  StoreRead *read = g_new0 (StoreRead, 1);
+  GError *error = NULL;
+
+  switch (store_secret_load_finish (STORE_SECRET (source), result, &read->record, &error))
+    {
+    case STORE_SECRET_FOUND:
+      read->status = STORE_READ_FOUND;
+      break;
+    case STORE_SECRET_NOT_FOUND:
+      read->status = STORE_READ_NOT_FOUND;
+      break;
+    case STORE_SECRET_LOCKED:
+      read->status = STORE_READ_LOCKED;
+      break;
+    case STORE_SECRET_UNAVAILABLE:
+    default:
+      read->status = STORE_READ_UNAVAILABLE;
+      break;
+    }
+  if (error != NULL)
+    {
+      store_read_free (read);
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_return_pointer (task, read, (GDestroyNotify) store_read_free);
+}
+
+static void
+io_keyring_load (CredentialStoreIO *io, GAsyncReadyCallback callback, gpointer user_data)
+{
+  store_secret_load_async (REAL_FROM_IO (io)->secret, NULL, keyring_loaded_cb,
+                           g_task_new (NULL, NULL, callback, user_data));
+}
+
+/* Completes the task @user_data with the outcome of a StoreSecret save,
+ * delete or unlock. */
+static void
+secret_op_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  gboolean ok = store_secret_op_finish (STORE_SECRET (source), result, &error);
+
+  return_outcome (task, ok, error);
+}
+
+static void
+io_keyring_save (CredentialStoreIO *io, AuthRecord *record, GAsyncReadyCallback callback, gpointer user_data)
+{
+  store_secret_save_async (REAL_FROM_IO (io)->secret, record, NULL, secret_op_done_cb,
+                           g_task_new (NULL, NULL, callback, user_data));
+}
+
+static void
+io_keyring_delete (CredentialStoreIO *io, GAsyncReadyCallback callback, gpointer user_data)
+{
+  store_secret_delete_async (REAL_FROM_IO (io)->secret, NULL, secret_op_done_cb,
+                             g_task_new (NULL, NULL, callback, user_data));
+}
+
+static const char *
+io_keyring_describe (CredentialStoreIO *io)
+{
+  return REAL_FROM_IO (io)->keyring_description;
+}
+
+/* ---- the AuthBackend operations ----------------------------------------- */
 
 static void
 real_store_changed_cb (GObject *store, gpointer user_data)
@@ -102,342 +252,189 @@ real_watch (AuthBackend *backend, AuthBackendChangedFunc changed, gpointer user_
       g_signal_connect (self->secret, "changed", G_CALLBACK (real_store_changed_cb), self);
       store_secret_watch (self->secret);
     }
-  if (self->mode == STORE_MODE_SECRET_SERVICE)
+  if (credential_store_get_mode (self->policy) == STORE_MODE_SECRET_SERVICE)
     return TRUE;
-  g_signal_connect (self->store, "changed", G_CALLBACK (real_store_changed_cb), self);
-  return store_file_watch (self->store, error);
+  g_signal_connect (self->file, "changed", G_CALLBACK (real_store_changed_cb), self);
+  return store_file_watch (self->file, error);
 }
 
-static void
-set_source (RealBackend *self, Source source)
-{
-  self->source = source;
-  g_free (self->description);
-  if (source == SOURCE_SECRET)
-    self->description = g_strdup_printf ("the Secret Service item %s", store_secret_get_username (self->secret));
-  else
-    self->description = g_strdup (store_file_get_path (self->store));
-}
-
-/* A load: optionally take the lock, then the keyring item, then (auto
- * mode, no item or no Secret Service) auth.json, and the poison record. */
+/* A load: optionally the lock, then the store (through the policy), then
+ * the poison record. */
 typedef struct {
   RealBackend *self;
-  gboolean lock;
-  gboolean read_file;
-  gboolean secret_reachable;
   AuthSnapshot *snapshot;
-  AuthRecord *record;        /* for save */
-  PoisonRecord *poison;     /* for save_poison */
-} WorkData;
+} LoadData;
 
 static void
-work_data_free (WorkData *w)
+load_data_free (LoadData *data)
 {
-  auth_snapshot_free (w->snapshot);
-  g_clear_pointer (&w->record, auth_record_unref);
-  g_clear_pointer (&w->poison, poison_record_free);
-  g_free (w);
+  auth_snapshot_free (data->snapshot);
+  g_free (data);
+}
+
+static void
+poison_load_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  WorkData *w = task_data;
+  g_autoptr(GError) error = NULL;
+  PoisonRecord *poison = poison_record_load (w->self->poison_path, &error);
+
+  if (error != NULL)
+    g_warning ("Ignoring the poison record: %s", error->message);
+  g_task_return_pointer (task, poison, (GDestroyNotify) poison_record_free);
+}
+
+static void
+poison_loaded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) outer = user_data;
+  LoadData *data = g_task_get_task_data (outer);
+
+  data->snapshot->poison = g_task_propagate_pointer (G_TASK (result), NULL);
+  g_task_return_pointer (outer, g_steal_pointer (&data->snapshot), (GDestroyNotify) auth_snapshot_free);
+}
+
+static void
+store_loaded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *outer = user_data;
+  LoadData *data = g_task_get_task_data (outer);
+  GError *error = NULL;
+
+  data->snapshot->record = credential_store_load_finish (data->self->policy, result, &error);
+  if (error != NULL)
+    {
+      g_task_return_error (outer, error);
+      g_object_unref (outer);
+      return;
+    }
+  run_in_thread (data->self, NULL, poison_load_thread, poison_loaded_cb, outer);
 }
 
 static GTask *
-work_task_new (RealBackend *self, gpointer source_tag, GAsyncReadyCallback callback, gpointer user_data,
-               WorkData **out)
+load_task_new (RealBackend *self, gpointer tag, GAsyncReadyCallback callback, gpointer user_data)
 {
   GTask *task = g_task_new (NULL, NULL, callback, user_data);
-  WorkData *w = g_new0 (WorkData, 1);
+  LoadData *data = g_new0 (LoadData, 1);
 
-  w->self = self;
-  w->snapshot = g_new0 (AuthSnapshot, 1);
-  g_task_set_source_tag (task, source_tag);
-  g_task_set_task_data (task, w, (GDestroyNotify) work_data_free);
-  *out = w;
+  data->self = self;
+  data->snapshot = g_new0 (AuthSnapshot, 1);
+  g_task_set_source_tag (task, tag);
+  g_task_set_task_data (task, data, (GDestroyNotify) load_data_free);
   return task;
 }
 
-/* Worker thread: auth.json (when asked) and the poison record. */
 static void
-read_files_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+real_load (AuthBackend *backend, GAsyncReadyCallback callback, gpointer user_data)
 {
-  WorkData *w = task_data;
-  g_autoptr(GError) poison_error = NULL;
-  GError *error = NULL;
+  RealBackend *self = (RealBackend *) backend;
 
-  if (w->read_file)
-    {
-      w->snapshot->record = store_file_load_sync (w->self->store, &error);
-      if (error != NULL)
-        {
-          g_task_return_error (task, error);
-          return;
-        }
-    }
-  w->snapshot->poison = poison_record_load (w->self->poison_path, &poison_error);
-  if (poison_error != NULL)
-    g_warning ("Ignoring the poison record: %s", poison_error->message);
-  g_task_return_boolean (task, TRUE);
+  credential_store_load_async (self->policy, store_loaded_cb,
+                               load_task_new (self, real_load, callback, user_data));
 }
 
 static void
-files_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GTask) outer = user_data;
-  WorkData *w = g_task_get_task_data (outer);
-  GError *error = NULL;
-
-  if (w->read_file)
-    {
-      /* auth.json is the source when it holds the record, or when it is
-       * where a new login would go. */
-      if (w->snapshot->record != NULL || !w->secret_reachable)
-        set_source (w->self, SOURCE_FILE);
-      else
-        set_source (w->self, SOURCE_SECRET);
-    }
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
-    {
-      g_task_return_error (outer, error);
-      return;
-    }
-  g_task_return_pointer (outer, g_steal_pointer (&w->snapshot), (GDestroyNotify) auth_snapshot_free);
-}
-
-static void
-read_files (GTask *outer, gboolean read_file)
-{
-  WorkData *w = g_task_get_task_data (outer);
-  g_autoptr(GTask) inner = g_task_new (NULL, NULL, files_read_cb, outer);
-
-  w->read_file = read_file;
-  g_task_set_task_data (inner, w, NULL);
-  g_task_run_in_thread (inner, read_files_thread);
-}
-
-static void
-secret_loaded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  GTask *outer = user_data;
-  WorkData *w = g_task_get_task_data (outer);
-  RealBackend *self = w->self;
-  GError *error = NULL;
-  AuthRecord *record = NULL;
-  StoreSecretStatus status;
-
-  status = store_secret_load_finish (STORE_SECRET (source), result, &record, &error);
-  if (error != NULL)
-    {
-      set_source (self, SOURCE_SECRET);
-      g_task_return_error (outer, error);
-      g_object_unref (outer);
-      return;
-    }
-  switch (status)
-    {
-    case STORE_SECRET_FOUND:
-      self->item_seen = TRUE;
-      set_source (self, SOURCE_SECRET);
-      w->snapshot->record = record;
-      read_files (outer, FALSE);
-      return;
-    case STORE_SECRET_NOT_FOUND:
-      self->item_seen = FALSE;
-      w->secret_reachable = TRUE;
-      if (self->mode == STORE_MODE_AUTO)
-        read_files (outer, TRUE);
-      else
-        {
-          set_source (self, SOURCE_SECRET);
-          read_files (outer, FALSE);
-        }
-      return;
-    case STORE_SECRET_LOCKED:
-      set_source (self, SOURCE_SECRET);
-      g_task_return_new_error (outer, CODEX_AUTH_ERROR, CODEX_AUTH_ERROR_STORE_LOCKED,
-                               "The keyring holding the Codex credentials is locked; unlock it to "
-                               "use them (codex-authctl unlock, or the desktop's keyring)");
-      g_object_unref (outer);
-      return;
-    case STORE_SECRET_UNAVAILABLE:
-    default:
-      /* Auto mode falls back to auth.json, unless the credentials in use
-       * came from the keyring: then it went away, and comes back. */
-      if (self->mode == STORE_MODE_AUTO && !self->item_seen)
-        {
-          read_files (outer, TRUE);
-          return;
-        }
-      set_source (self, SOURCE_SECRET);
-      g_task_return_new_error (outer, CODEX_AUTH_ERROR, CODEX_AUTH_ERROR_STORE_UNAVAILABLE,
-                               self->mode == STORE_MODE_AUTO
-                                   ? "The Secret Service holding the Codex credentials left the session bus"
-                                   : "No Secret Service is running on the session bus (store=secret-service)");
-      g_object_unref (outer);
-      return;
-    }
-}
-
-static void
-read_stores (GTask *outer)
-{
-  WorkData *w = g_task_get_task_data (outer);
-
-  if (w->self->secret == NULL)
-    {
-      read_files (outer, TRUE);
-      return;
-    }
-  store_secret_load_async (w->self->secret, NULL, secret_loaded_cb, outer);
-}
-
-static void
-lock_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+hold_lock_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
   WorkData *w = task_data;
   GError *error = NULL;
   int fd = -1;
 
-  if (!store_file_hold_lock_sync (w->self->store, &fd, &error))
+  if (!store_file_hold_lock_sync (w->self->file, &fd, &error))
     {
       g_task_return_error (task, error);
       return;
     }
-  /* Read by the main thread only after this task completed. */
-  w->self->lock_fd = fd;
-  g_task_return_boolean (task, TRUE);
+  g_task_return_int (task, fd);
 }
 
 static void
-locked_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+lock_held_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GTask *outer = user_data;
-  WorkData *w = g_task_get_task_data (outer);
+  LoadData *data = g_task_get_task_data (outer);
   GError *error = NULL;
+  gssize fd = g_task_propagate_int (G_TASK (result), &error);
 
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
+  if (error != NULL)
     {
       g_task_return_error (outer, error);
       g_object_unref (outer);
       return;
     }
-  w->self->locked = TRUE;
-  read_stores (outer);
+  data->self->held_lock_fd = (int) fd;
+  data->self->holds_lock = TRUE;
+  credential_store_load_async (data->self->policy, store_loaded_cb, outer);
 }
 
 static void
-real_load (AuthBackend *backend, gboolean lock, GAsyncReadyCallback callback, gpointer user_data)
-{
-  RealBackend *self = (RealBackend *) backend;
-  WorkData *w;
-  GTask *outer = work_task_new (self, real_load, callback, user_data, &w);
-
-  g_return_if_fail (!lock || !self->locked);
-  if (lock)
-    {
-      g_autoptr(GTask) inner = g_task_new (NULL, NULL, locked_cb, outer);
-
-      g_task_set_task_data (inner, w, NULL);
-      g_task_run_in_thread (inner, lock_thread);
-      return;
-    }
-  read_stores (outer);
-}
-
-static void
-real_unlock (AuthBackend *backend)
+real_load_locked (AuthBackend *backend, GAsyncReadyCallback callback, gpointer user_data)
 {
   RealBackend *self = (RealBackend *) backend;
 
-  if (self->lock_fd >= 0)
-    close (self->lock_fd);
-  self->lock_fd = -1;
-  self->locked = FALSE;
+  g_return_if_fail (!self->holds_lock);
+  run_in_thread (self, NULL, hold_lock_thread, lock_held_cb,
+                 load_task_new (self, real_load_locked, callback, user_data));
 }
 
-/* Completes @task with a worker's boolean outcome. Callers compute @ok
- * first: the order in which arguments are evaluated is unspecified. */
 static void
-return_outcome (GTask *task, gboolean ok, GError *error)
+real_release_lock (AuthBackend *backend)
 {
-  if (!ok)
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
+  RealBackend *self = (RealBackend *) backend;
+
+  if (self->held_lock_fd >= 0)
+    close (self->held_lock_fd);
+  self->held_lock_fd = -1;
+  self->holds_lock = FALSE;
 }
 
+/* Completes the task @user_data with the outcome of a policy write. */
 static void
-save_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  WorkData *w = task_data;
-  GError *error = NULL;
-
-  gboolean ok = store_file_save_sync (w->self->store, w->record, w->lock, &error);
-
-  return_outcome (task, ok, error);
-}
-
-static void
-delete_file_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  WorkData *w = task_data;
-  GError *error = NULL;
-
-  gboolean ok = store_file_delete_sync (w->self->store, w->lock, &error);
-
-  return_outcome (task, ok, error);
-}
-
-/* Completes the task @user_data with the outcome of a worker (an inner
- * GTask of this file). */
-static void
-file_step_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GTask) outer = user_data;
-  GError *error = NULL;
-
-  gboolean ok = g_task_propagate_boolean (G_TASK (result), &error);
-
-  return_outcome (outer, ok, error);
-}
-
-/* Runs @func (save_thread or delete_file_thread) for @outer in a thread,
- * under the lock if load(lock=TRUE) holds it; @outer completes with its
- * outcome. */
-static void
-run_file_step (GTask *outer, GTaskThreadFunc func)
-{
-  WorkData *w = g_task_get_task_data (outer);
-  g_autoptr(GTask) inner = g_task_new (NULL, NULL, file_step_done_cb, outer);
-
-  w->lock = w->self->locked;
-  g_task_set_task_data (inner, w, NULL);
-  g_task_run_in_thread (inner, func);
-}
-
-/* Completes the task @user_data with the outcome of a StoreSecret save or
- * unlock. */
-static void
-secret_op_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+policy_write_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
+  RealBackend *self = g_task_get_task_data (task);
   GError *error = NULL;
 
-  gboolean ok = store_secret_op_finish (STORE_SECRET (source), result, &error);
+  gboolean ok = credential_store_write_finish (self->policy, result, &error);
 
   return_outcome (task, ok, error);
+}
+
+static GTask *
+write_task_new (RealBackend *self, GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (NULL, NULL, callback, user_data);
+
+  g_task_set_task_data (task, self, NULL);
+  return task;
 }
 
 static void
 real_save (AuthBackend *backend, AuthRecord *record, GAsyncReadyCallback callback, gpointer user_data)
 {
   RealBackend *self = (RealBackend *) backend;
-  WorkData *w;
-  GTask *task = work_task_new (self, real_save, callback, user_data, &w);
 
-  w->record = auth_record_ref (record);
-  if (self->source == SOURCE_SECRET && self->secret != NULL)
-    store_secret_save_async (self->secret, record, NULL, secret_op_done_cb, task);
-  else
-    run_file_step (task, save_thread);
+  credential_store_save_async (self->policy, record, policy_write_done_cb,
+                               write_task_new (self, callback, user_data));
+}
+
+static void
+real_save_login (AuthBackend *backend, AuthRecord *record, GAsyncReadyCallback callback, gpointer user_data)
+{
+  RealBackend *self = (RealBackend *) backend;
+
+  credential_store_save_login_async (self->policy, record, policy_write_done_cb,
+                                     write_task_new (self, callback, user_data));
+}
+
+static void
+real_remove_all (AuthBackend *backend, GAsyncReadyCallback callback, gpointer user_data)
+{
+  RealBackend *self = (RealBackend *) backend;
+
+  credential_store_remove_all_async (self->policy, policy_write_done_cb,
+                                     write_task_new (self, callback, user_data));
 }
 
 static void
@@ -463,7 +460,7 @@ real_refresh (AuthBackend *backend, const char *refresh_token, GCancellable *can
 }
 
 static void
-poison_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+poison_save_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
   WorkData *w = task_data;
   GError *error = NULL;
@@ -478,107 +475,17 @@ poison_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
 
 static void
 real_save_poison (AuthBackend *backend, const PoisonRecord *poison, GAsyncReadyCallback callback,
-                    gpointer user_data)
+                  gpointer user_data)
 {
   RealBackend *self = (RealBackend *) backend;
-  WorkData *w;
-  g_autoptr(GTask) task = work_task_new (self, real_save_poison, callback, user_data, &w);
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  WorkData *w = g_new0 (WorkData, 1);
 
+  w->self = self;
   w->poison = poison != NULL ? poison_record_copy (poison) : NULL;
-  g_task_run_in_thread (task, poison_thread);
-}
-
-/* ---- logins and logouts ----------------------------------------------- */
-
-static void
-login_secret_saved_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  GTask *outer = user_data;
-  WorkData *w = g_task_get_task_data (outer);
-  RealBackend *self = w->self;
-  GError *error = NULL;
-
-  if (store_secret_op_finish (STORE_SECRET (source), result, &error))
-    {
-      set_source (self, SOURCE_SECRET);
-      self->item_seen = TRUE;
-      if (self->mode == STORE_MODE_AUTO)
-        {
-          /* As the Codex CLI does: the keyring holds it now, so no
-           * auth.json is left to shadow it. */
-          run_file_step (outer, delete_file_thread);
-          return;
-        }
-      g_task_return_boolean (outer, TRUE);
-      g_object_unref (outer);
-      return;
-    }
-  if (self->mode == STORE_MODE_AUTO &&
-      g_error_matches (error, CODEX_AUTH_ERROR, CODEX_AUTH_ERROR_STORE_UNAVAILABLE))
-    {
-      g_clear_error (&error);
-      set_source (self, SOURCE_FILE);
-      run_file_step (outer, save_thread);
-      return;
-    }
-  g_task_return_error (outer, error);
-  g_object_unref (outer);
-}
-
-static void
-real_save_login (AuthBackend *backend, AuthRecord *record, GAsyncReadyCallback callback, gpointer user_data)
-{
-  RealBackend *self = (RealBackend *) backend;
-  WorkData *w;
-  GTask *outer = work_task_new (self, real_save_login, callback, user_data, &w);
-
-  w->record = auth_record_ref (record);
-  if (self->secret == NULL)
-    {
-      set_source (self, SOURCE_FILE);
-      run_file_step (outer, save_thread);
-      return;
-    }
-  store_secret_save_async (self->secret, record, NULL, login_secret_saved_cb, outer);
-}
-
-static void
-logout_secret_deleted_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  GTask *outer = user_data;
-  WorkData *w = g_task_get_task_data (outer);
-  GError *error = NULL;
-
-  if (!store_secret_op_finish (STORE_SECRET (source), result, &error))
-    {
-      g_task_return_error (outer, error);
-      g_object_unref (outer);
-      return;
-    }
-  w->self->item_seen = FALSE;
-  if (w->self->mode == STORE_MODE_SECRET_SERVICE)
-    {
-      g_task_return_boolean (outer, TRUE);
-      g_object_unref (outer);
-      return;
-    }
-  run_file_step (outer, delete_file_thread);
-}
-
-static void
-real_remove_all (AuthBackend *backend, GAsyncReadyCallback callback, gpointer user_data)
-{
-  RealBackend *self = (RealBackend *) backend;
-  WorkData *w;
-  GTask *outer = work_task_new (self, real_remove_all, callback, user_data, &w);
-
-  if (self->secret == NULL)
-    {
-      run_file_step (outer, delete_file_thread);
-      return;
-    }
-  /* The keyring first: if it is locked, nothing is removed. */
-  store_secret_delete_async (self->secret, NULL, logout_secret_deleted_cb, outer);
+  g_task_set_source_tag (task, real_save_poison);
+  g_task_set_task_data (task, w, (GDestroyNotify) work_data_free);
+  g_task_run_in_thread (task, poison_save_thread);
 }
 
 static void
@@ -591,7 +498,7 @@ real_unlock_store (AuthBackend *backend, GAsyncReadyCallback callback, gpointer 
     {
       g_task_return_new_error (task, CODEX_AUTH_ERROR, CODEX_AUTH_ERROR_STORE_UNAVAILABLE,
                                "The credentials are kept in %s (store=file): there is no keyring to unlock",
-                               store_file_get_path (self->store));
+                               store_file_get_path (self->file));
       g_object_unref (task);
       return;
     }
@@ -613,24 +520,13 @@ real_random (AuthBackend *backend)
 static const char *
 real_describe (AuthBackend *backend)
 {
-  return ((RealBackend *) backend)->description;
+  return credential_store_describe (((RealBackend *) backend)->policy);
 }
 
 static const char *
 real_store_name (AuthBackend *backend)
 {
-  RealBackend *self = (RealBackend *) backend;
-
-  switch (self->source)
-    {
-    case SOURCE_SECRET:
-      return "secret-service";
-    case SOURCE_FILE:
-      return "file";
-    case SOURCE_NONE:
-    default:
-      return "none";
-    }
+  return credential_store_get_source_name (((RealBackend *) backend)->policy);
 }
 
 static void
@@ -638,23 +534,25 @@ real_free (AuthBackend *backend)
 {
   RealBackend *self = (RealBackend *) backend;
 
-  real_unlock (backend);
-  if (self->store != NULL)
-    g_signal_handlers_disconnect_by_data (self->store, self);
+  real_release_lock (backend);
+  if (self->file != NULL)
+    g_signal_handlers_disconnect_by_data (self->file, self);
   if (self->secret != NULL)
     g_signal_handlers_disconnect_by_data (self->secret, self);
-  g_clear_object (&self->store);
+  g_clear_pointer (&self->policy, credential_store_free);
+  g_clear_object (&self->file);
   g_clear_object (&self->secret);
   g_clear_pointer (&self->token_client, token_client_free);
   g_free (self->poison_path);
-  g_free (self->description);
+  g_free (self->keyring_description);
   g_free (self);
 }
 
 static const AuthBackendOps real_ops = {
   .watch = real_watch,
   .load = real_load,
-  .unlock = real_unlock,
+  .load_locked = real_load_locked,
+  .release_lock = real_release_lock,
   .save = real_save,
   .refresh = real_refresh,
   .save_poison = real_save_poison,
@@ -679,13 +577,26 @@ auth_backend_new_real (const char *codex_home, StoreMode mode, const char *token
     return NULL;
   self = g_new0 (RealBackend, 1);
   self->parent.ops = &real_ops;
-  self->mode = mode;
-  self->store = store_file_new (codex_home);
+  self->io = (CredentialStoreIO) {
+    .keyring_load = io_keyring_load,
+    .keyring_save = io_keyring_save,
+    .keyring_delete = io_keyring_delete,
+    .file_load = io_file_load,
+    .file_save = io_file_save,
+    .file_delete = io_file_delete,
+    .keyring_describe = io_keyring_describe,
+    .file_describe = io_file_describe,
+  };
+  self->file = store_file_new (codex_home);
   if (mode != STORE_MODE_FILE)
-    self->secret = store_secret_new (codex_home);
+    {
+      self->secret = store_secret_new (codex_home);
+      self->keyring_description = g_strdup_printf ("the Secret Service item %s",
+                                                   store_secret_get_username (self->secret));
+    }
+  self->policy = credential_store_new (mode, &self->io);
   self->token_client = g_steal_pointer (&client);
   self->poison_path = g_strdup (poison_path);
-  self->lock_fd = -1;
-  set_source (self, mode == STORE_MODE_FILE ? SOURCE_FILE : SOURCE_NONE);
+  self->held_lock_fd = -1;
   return &self->parent;
 }

@@ -378,7 +378,7 @@ start_load (AuthManager *self)
   self->loading = TRUE;
   self->load_again = FALSE;
   op_begin (self);
-  self->backend->ops->load (self->backend, FALSE, load_done_cb, self);
+  self->backend->ops->load (self->backend, load_done_cb, self);
 }
 
 static void
@@ -512,7 +512,7 @@ finish_refresh (AuthManager *self)
 {
   g_autoptr(GPtrArray) served = g_steal_pointer (&self->refresh_waiters);
 
-  self->backend->ops->unlock (self->backend);
+  self->backend->ops->release_lock (self->backend);
   self->refreshing = FALSE;
   g_clear_pointer (&self->attempted, auth_record_unref);
   self->refresh_waiters = g_ptr_array_new_with_free_func (g_object_unref);
@@ -644,7 +644,7 @@ refresh_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 
         data->self = self;
         data->result = g_steal_pointer (&result);
-        self->backend->ops->load (self->backend, FALSE, verify_permanent_cb, data);
+        self->backend->ops->load (self->backend, verify_permanent_cb, data);
       }
       return;
 
@@ -657,7 +657,7 @@ refresh_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 }
 
 static void
-locked_load_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+load_locked_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   AuthManager *self = user_data;
   g_autoptr(GError) error = NULL;
@@ -706,7 +706,7 @@ start_refresh (AuthManager *self)
   self->refreshing = TRUE;
   op_begin (self);
   emit_changed (self);
-  self->backend->ops->load (self->backend, TRUE, locked_load_cb, self);
+  self->backend->ops->load_locked (self->backend, load_locked_cb, self);
 }
 
 static gboolean

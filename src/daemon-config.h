@@ -3,7 +3,7 @@
 
 #include <glib.h>
 
-#include "auth-backend.h"
+#include "store-mode.h"
 
 /* The configuration file, $XDG_CONFIG_HOME/codex-authd/codex-authd.conf:
  *

@@ -59,9 +59,11 @@ typedef struct {
   double random;
   AuthRecord *stored;
   PoisonRecord *poison;
-  gboolean locked;
+  gboolean holds_lock;
   gboolean save_fails;
   guint saves;
+  guint logins;
+  guint removals;
   guint poison_writes;
   /* Token endpoint: scripted results (TokenResult*), the refresh tokens
    * sent, and, when holding, the request not answered yet. */
@@ -87,26 +89,31 @@ fake_watch (AuthBackend *b, AuthBackendChangedFunc changed, gpointer data, GErro
 }
 
 static void
-fake_load (AuthBackend *b, gboolean lock, GAsyncReadyCallback cb, gpointer data)
+fake_load (AuthBackend *b, GAsyncReadyCallback cb, gpointer data)
 {
   FakeBackend *f = (FakeBackend *) b;
   g_autoptr(GTask) task = g_task_new (NULL, NULL, cb, data);
   AuthSnapshot *snap = g_new0 (AuthSnapshot, 1);
 
-  if (lock)
-    {
-      g_assert_false (f->locked);
-      f->locked = TRUE;
-    }
   snap->record = f->stored != NULL ? auth_record_ref (f->stored) : NULL;
   snap->poison = f->poison != NULL ? poison_record_copy (f->poison) : NULL;
   g_task_return_pointer (task, snap, (GDestroyNotify) auth_snapshot_free);
 }
 
 static void
-fake_unlock (AuthBackend *b)
+fake_load_locked (AuthBackend *b, GAsyncReadyCallback cb, gpointer data)
 {
-  ((FakeBackend *) b)->locked = FALSE;
+  FakeBackend *f = (FakeBackend *) b;
+
+  g_assert_false (f->holds_lock);
+  f->holds_lock = TRUE;
+  fake_load (b, cb, data);
+}
+
+static void
+fake_release_lock (AuthBackend *b)
+{
+  ((FakeBackend *) b)->holds_lock = FALSE;
 }
 
 static void
@@ -133,7 +140,7 @@ fake_refresh (AuthBackend *b, const char *refresh_token, GCancellable *cancellab
   FakeBackend *f = (FakeBackend *) b;
   GTask *task = g_task_new (NULL, NULL, cb, data);
 
-  g_assert_true (f->locked); /* every request is made under the lock */
+  g_assert_true (f->holds_lock); /* every request is made under the lock */
   g_ptr_array_add (f->sent, g_strdup (refresh_token));
   if (f->on_request != NULL)
     f->on_request (f);
@@ -184,6 +191,33 @@ fake_store_name (AuthBackend *b)
   return "file";
 }
 
+/* A login is stored like any save (the policy of where is
+ * credential-store.c's, tested in test-credential-store.c). */
+static void
+fake_save_login (AuthBackend *b, AuthRecord *record, GAsyncReadyCallback cb, gpointer data)
+{
+  FakeBackend *f = (FakeBackend *) b;
+
+  f->logins++;
+  fake_save (b, record, cb, data);
+}
+
+static void
+fake_remove_all (AuthBackend *b, GAsyncReadyCallback cb, gpointer data)
+{
+  FakeBackend *f = (FakeBackend *) b;
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, cb, data);
+
+  if (f->save_fails)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_READ_ONLY, "read-only store");
+      return;
+    }
+  f->removals++;
+  g_clear_pointer (&f->stored, auth_record_unref);
+  g_task_return_boolean (task, TRUE);
+}
+
 static void
 fake_unlock_store (AuthBackend *b, GAsyncReadyCallback cb, gpointer data)
 {
@@ -208,7 +242,8 @@ fake_free (AuthBackend *b)
 static const AuthBackendOps fake_ops = {
   .watch = fake_watch,
   .load = fake_load,
-  .unlock = fake_unlock,
+  .load_locked = fake_load_locked,
+  .release_lock = fake_release_lock,
   .save = fake_save,
   .refresh = fake_refresh,
   .save_poison = fake_save_poison,
@@ -216,6 +251,8 @@ static const AuthBackendOps fake_ops = {
   .random = fake_random,
   .describe = fake_describe,
   .store_name = fake_store_name,
+  .save_login = fake_save_login,
+  .remove_all = fake_remove_all,
   .unlock_store = fake_unlock_store,
   .free = fake_free,
 };
@@ -521,7 +558,7 @@ test_single_flight (void)
   spin_until_idle ();
   g_assert_cmpuint (done, ==, 50);
   g_assert_cmpstr (auth_manager_get_token (fx.manager), ==, "access-2");
-  g_assert_false (fx.fake->locked);
+  g_assert_false (fx.fake->holds_lock);
   fixture_stop (&fx);
 }
 
