@@ -5,6 +5,7 @@
 
 #include "auth-error.h"
 #include "auth-manager.h"
+#include "write-queue.h"
 
 #define SAVE_RETRY_MAX_SECONDS 10
 
@@ -20,7 +21,7 @@ struct _AuthManager {
   /* Fingerprint of what the store held when last read ("" for nothing). */
   char *stored_fp;
   /* The record in use holds refreshed tokens the store does not have yet. */
-  gboolean dirty;
+  gboolean unsaved_refresh;
   gboolean loaded;
   char *store_error; /* NULL: the store is fine */
   const char *store_state; /* "ok", "locked", "unavailable" or "error" */
@@ -34,10 +35,13 @@ struct _AuthManager {
 
   /* The permanent failure of the record in use, if any. */
   PoisonRecord *poison;
-  /* Writes of the poison record run one at a time, last state wins. */
+  /* The poison record as it should be on disk; a queued write (at most one
+   * waiting to start) writes the state it finds when it starts. */
   PoisonRecord *poison_to_write;
-  gboolean poison_writing;
-  gboolean poison_write_pending;
+  gboolean poison_write_queued;
+
+  /* Every change to the stores, one at a time, in order (write-queue.h). */
+  WriteQueue *writes;
 
   /* The refresh in flight (at most one) and the transient-failure backoff. */
   gboolean refreshing;
@@ -49,7 +53,6 @@ struct _AuthManager {
   char *error_message;
 
   /* Saving a refreshed record that could not be saved at once. */
-  gboolean saving;
   guint save_retry_id;
   guint save_failures;
 };
@@ -205,41 +208,39 @@ log_unusable_once (AuthManager *self, AuthRecord *record)
              self->backend->ops->describe (self->backend), auth_record_get_unusable_reason (record));
 }
 
-static void start_poison_write (AuthManager *self);
+static gboolean
+poison_write_start (gpointer data, GAsyncReadyCallback callback, gpointer user_data)
+{
+  AuthManager *self = data;
+
+  self->poison_write_queued = FALSE;
+  self->backend->ops->save_poison (self->backend, self->poison_to_write, callback, user_data);
+  return TRUE;
+}
 
 static void
-poison_saved_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+poison_write_done (gpointer data, GAsyncResult *result)
 {
-  AuthManager *self = user_data;
+  AuthManager *self = data;
   g_autoptr(GError) error = NULL;
 
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     g_warning ("Cannot update the poison record: %s, ignoring", error->message);
-  self->poison_writing = FALSE;
-  if (self->poison_write_pending)
-    start_poison_write (self);
   op_end (self);
 }
 
-static void
-start_poison_write (AuthManager *self)
-{
-  self->poison_writing = TRUE;
-  self->poison_write_pending = FALSE;
-  op_begin (self);
-  self->backend->ops->save_poison (self->backend, self->poison_to_write, poison_saved_cb, self);
-}
-
-/* Makes the persisted poison record @record (NULL: none). Writes are
- * serialised so that the last state asked for is the one on disk. */
+/* Makes the persisted poison record @record (NULL: none), through the
+ * write queue: the last state asked for is the one on disk. */
 static void
 persist_poison (AuthManager *self, const PoisonRecord *record)
 {
   g_clear_pointer (&self->poison_to_write, poison_record_free);
   self->poison_to_write = record != NULL ? poison_record_copy (record) : NULL;
-  self->poison_write_pending = TRUE;
-  if (!self->poison_writing)
-    start_poison_write (self);
+  if (self->poison_write_queued)
+    return;
+  self->poison_write_queued = TRUE;
+  op_begin (self);
+  write_queue_push (self->writes, "the poison record", poison_write_start, poison_write_done, self, NULL);
 }
 
 /* The persisted poison record applies while its fingerprint is that of the
@@ -281,7 +282,7 @@ adopt_snapshot (AuthManager *self, AuthSnapshot *snapshot)
   const char *fp = fingerprint_of (snapshot->record);
   gboolean material = FALSE;
 
-  if (self->dirty && g_strcmp0 (fp, self->stored_fp) == 0)
+  if (self->unsaved_refresh && g_strcmp0 (fp, self->stored_fp) == 0)
     {
       /* The store still holds the record the unsaved refresh started
        * from: the newer tokens in memory stay in use. */
@@ -297,10 +298,10 @@ adopt_snapshot (AuthManager *self, AuthSnapshot *snapshot)
             g_message ("Loaded %s credentials from %s",
                        auth_mode_to_string (auth_record_get_mode (snapshot->record)),
                        self->backend->ops->describe (self->backend));
-          if (self->dirty)
+          if (self->unsaved_refresh)
             g_message ("Another program changed the credentials; the unsaved refreshed tokens "
                        "are dropped in favour of them");
-          self->dirty = FALSE;
+          self->unsaved_refresh = FALSE;
           self->save_failures = 0;
           g_clear_handle_id (&self->save_retry_id, g_source_remove);
           reset_backoff (self);
@@ -314,7 +315,7 @@ adopt_snapshot (AuthManager *self, AuthSnapshot *snapshot)
     }
   g_free (self->stored_fp);
   self->stored_fp = g_strdup (fp);
-  if (!self->dirty)
+  if (!self->unsaved_refresh)
     clear_store_error (self);
   adopt_poison (self, snapshot->poison);
   return material;
@@ -421,7 +422,7 @@ note_saved (AuthManager *self, AuthRecord *saved)
   /* A material change may have replaced the record meanwhile. */
   if (!is_record_in_use (self, saved))
     return;
-  self->dirty = FALSE;
+  self->unsaved_refresh = FALSE;
   self->save_failures = 0;
   g_free (self->stored_fp);
   self->stored_fp = g_strdup (auth_record_get_fingerprint (saved));
@@ -439,11 +440,6 @@ note_save_failed (AuthManager *self, const GError *error)
   schedule_save_retry (self);
 }
 
-typedef struct {
-  AuthManager *self;
-  AuthRecord *record;
-} SaveData;
-
 /* A save finished: the store has the record now, or the save is retried. */
 static void
 apply_save_result (AuthManager *self, AuthRecord *record, GAsyncResult *result)
@@ -456,42 +452,95 @@ apply_save_result (AuthManager *self, AuthRecord *record, GAsyncResult *result)
     note_save_failed (self, error);
 }
 
-static void
-save_retry_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  SaveData *data = user_data;
-  AuthManager *self = data->self;
+static void finish_refresh (AuthManager *self);
 
-  self->saving = FALSE;
-  apply_save_result (self, data->record, result);
-  if (!self->dirty)
+/* The save of a refreshed record, a write-queue job: right after the
+ * refresh (under its lock; the refresh ends when the save does), or as a
+ * retry (which saves whatever refreshed record is newest when it starts). */
+typedef struct {
+  AuthManager *self;
+  AuthRecord *record; /* NULL for a retry until it starts */
+  gboolean after_refresh;
+} SaveJob;
+
+static void
+save_job_free (SaveJob *job)
+{
+  g_clear_pointer (&job->record, auth_record_unref);
+  g_free (job);
+}
+
+static gboolean
+save_job_start (gpointer data, GAsyncReadyCallback callback, gpointer user_data)
+{
+  SaveJob *job = data;
+  AuthManager *self = job->self;
+
+  if (job->record == NULL)
+    {
+      if (!self->unsaved_refresh)
+        return FALSE;
+      job->record = auth_record_ref (self->record);
+    }
+  else if (!is_record_in_use (self, job->record))
+    return FALSE; /* a login, a logout or another program replaced it meanwhile */
+  self->backend->ops->save (self->backend, job->record, callback, user_data);
+  return TRUE;
+}
+
+static void
+save_job_done (gpointer data, GAsyncResult *result)
+{
+  SaveJob *job = data;
+  AuthManager *self = job->self;
+
+  if (result != NULL)
+    apply_save_result (self, job->record, result);
+  if (job->after_refresh)
+    {
+      finish_refresh (self);
+      return;
+    }
+  if (result != NULL && !self->unsaved_refresh)
     g_message ("Saved the refreshed tokens to %s", self->backend->ops->describe (self->backend));
   emit_changed (self);
-  auth_record_unref (data->record);
-  g_free (data);
   op_end (self);
 }
 
+/* Queues the save of @record (NULL: a retry). */
+static void
+queue_save (AuthManager *self, AuthRecord *record)
+{
+  SaveJob *job = g_new0 (SaveJob, 1);
+
+  job->self = self;
+  job->record = record != NULL ? auth_record_ref (record) : NULL;
+  job->after_refresh = record != NULL;
+  if (!job->after_refresh)
+    op_begin (self);
+  write_queue_push (self->writes, job->after_refresh ? "the refreshed tokens" : "the refreshed tokens, again",
+                    save_job_start, save_job_done, job, (GDestroyNotify) save_job_free);
+}
+
+/* Where a refresh is retried after backoff: nowhere on a timer. The next
+ * call that needs a token after NextRefreshAttempt starts it (see
+ * auth_manager_refresh_needed()). A save that failed, though, is retried
+ * on this timer, with the newest refreshed record. */
 static gboolean
 save_retry_cb (gpointer user_data)
 {
   AuthManager *self = user_data;
-  SaveData *data;
 
   self->save_retry_id = 0;
-  if (!self->dirty)
+  if (!self->unsaved_refresh)
     return G_SOURCE_REMOVE;
-  if (self->refreshing || self->saving)
+  if (self->refreshing)
     {
+      /* The refresh in flight saves what it gets. */
       schedule_save_retry (self);
       return G_SOURCE_REMOVE;
     }
-  self->saving = TRUE;
-  data = g_new0 (SaveData, 1);
-  data->self = self;
-  data->record = auth_record_ref (self->record);
-  op_begin (self);
-  self->backend->ops->save (self->backend, self->record, save_retry_done_cb, data);
+  queue_save (self, NULL);
   return G_SOURCE_REMOVE;
 }
 
@@ -537,18 +586,6 @@ note_transient (AuthManager *self, const TokenResult *result)
   self->error_message = g_strdup (result->message);
   g_message ("Refreshing the ChatGPT tokens failed (%s, HTTP %u); next attempt in %.1f s",
              result->code, result->http_status, (double) delay / G_USEC_PER_SEC);
-}
-
-static void
-save_after_refresh_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  SaveData *data = user_data;
-  AuthManager *self = data->self;
-
-  apply_save_result (self, data->record, result);
-  auth_record_unref (data->record);
-  g_free (data);
-  finish_refresh (self);
 }
 
 typedef struct {
@@ -623,19 +660,13 @@ refresh_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
           finish_refresh (self);
           return;
         }
-      {
-        SaveData *data = g_new0 (SaveData, 1);
-
-        g_message ("Refreshed the ChatGPT tokens");
-        g_clear_pointer (&self->record, auth_record_unref);
-        self->record = refreshed;
-        self->dirty = TRUE;
-        reset_backoff (self);
-        data->self = self;
-        data->record = auth_record_ref (refreshed);
-        /* Saved under the lock taken for the refresh. */
-        self->backend->ops->save (self->backend, refreshed, save_after_refresh_cb, data);
-      }
+      g_message ("Refreshed the ChatGPT tokens");
+      g_clear_pointer (&self->record, auth_record_unref);
+      self->record = refreshed;
+      self->unsaved_refresh = TRUE;
+      reset_backoff (self);
+      /* Saved under the lock taken for the refresh. */
+      queue_save (self, refreshed);
       return;
 
     case TOKEN_RESULT_PERMANENT:
@@ -779,7 +810,7 @@ apply_user_change (AuthManager *self, AuthRecord *record)
   self->record = record != NULL ? auth_record_ref (record) : NULL;
   g_free (self->stored_fp);
   self->stored_fp = g_strdup (fingerprint_of (record));
-  self->dirty = FALSE;
+  self->unsaved_refresh = FALSE;
   self->save_failures = 0;
   g_clear_handle_id (&self->save_retry_id, g_source_remove);
   reset_backoff (self);
@@ -801,26 +832,69 @@ as_store_error (GError *error)
   return out;
 }
 
+/* A login or a logout, a write-queue job. */
+typedef struct {
+  AuthManager *self;
+  GTask *task;
+  AuthRecord *record; /* the new login; NULL for a logout */
+} UserChange;
+
 static void
-login_saved_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+user_change_free (UserChange *change)
 {
-  g_autoptr(GTask) task = user_data;
-  AuthManager *self = g_task_get_source_object (task);
-  AuthRecord *record = g_task_get_task_data (task);
+  g_clear_object (&change->task);
+  g_clear_pointer (&change->record, auth_record_unref);
+  g_free (change);
+}
+
+static gboolean
+user_change_start (gpointer data, GAsyncReadyCallback callback, gpointer user_data)
+{
+  UserChange *change = data;
+  AuthBackend *backend = change->self->backend;
+
+  if (change->record != NULL)
+    backend->ops->save_login (backend, change->record, callback, user_data);
+  else
+    backend->ops->remove_all (backend, callback, user_data);
+  return TRUE;
+}
+
+static void
+user_change_done (gpointer data, GAsyncResult *result)
+{
+  UserChange *change = data;
+  AuthManager *self = change->self;
   GError *error = NULL;
 
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
       /* Nothing changes: the credentials held before stay in use. */
-      g_task_return_error (task, as_store_error (error));
+      g_task_return_error (change->task, as_store_error (error));
       op_end (self);
       return;
     }
-  g_message ("Logged in (%s), stored in %s", auth_mode_to_string (auth_record_get_mode (record)),
-             self->backend->ops->describe (self->backend));
-  apply_user_change (self, record);
-  g_task_return_boolean (task, TRUE);
+  if (change->record != NULL)
+    g_message ("Logged in (%s), stored in %s", auth_mode_to_string (auth_record_get_mode (change->record)),
+               self->backend->ops->describe (self->backend));
+  else
+    g_message ("Logged out");
+  apply_user_change (self, change->record);
+  g_task_return_boolean (change->task, TRUE);
   op_end (self);
+}
+
+static void
+queue_user_change (AuthManager *self, GTask *task, AuthRecord *record)
+{
+  UserChange *change = g_new0 (UserChange, 1);
+
+  change->self = self;
+  change->task = task;
+  change->record = record != NULL ? auth_record_ref (record) : NULL;
+  op_begin (self);
+  write_queue_push (self->writes, record != NULL ? "a login" : "a logout", user_change_start,
+                    user_change_done, change, (GDestroyNotify) user_change_free);
 }
 
 void
@@ -830,9 +904,7 @@ auth_manager_login_async (AuthManager *self, AuthRecord *record, GAsyncReadyCall
   GTask *task = g_task_new (self, NULL, callback, user_data);
 
   g_task_set_source_tag (task, auth_manager_login_async);
-  g_task_set_task_data (task, auth_record_ref (record), (GDestroyNotify) auth_record_unref);
-  op_begin (self);
-  self->backend->ops->save_login (self->backend, record, login_saved_cb, task);
+  queue_user_change (self, task, record);
 }
 
 gboolean
@@ -841,33 +913,13 @@ auth_manager_login_finish (AuthManager *self, GAsyncResult *result, GError **err
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-static void
-logged_out_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  AuthManager *self = g_task_get_source_object (task);
-  GError *error = NULL;
-
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
-    {
-      g_task_return_error (task, as_store_error (error));
-      op_end (self);
-      return;
-    }
-  g_message ("Logged out");
-  apply_user_change (self, NULL);
-  g_task_return_boolean (task, TRUE);
-  op_end (self);
-}
-
 void
 auth_manager_logout_async (AuthManager *self, GAsyncReadyCallback callback, gpointer user_data)
 {
   GTask *task = g_task_new (self, NULL, callback, user_data);
 
   g_task_set_source_tag (task, auth_manager_logout_async);
-  op_begin (self);
-  self->backend->ops->remove_all (self->backend, logged_out_cb, task);
+  queue_user_change (self, task, NULL);
 }
 
 gboolean
@@ -920,7 +972,8 @@ auth_manager_unlock_store_finish (AuthManager *self, GAsyncResult *result, GErro
 gboolean
 auth_manager_is_busy (AuthManager *self)
 {
-  return self->refreshing || self->loading || self->saving || self->dirty || self->pending_ops > 0;
+  return self->refreshing || self->loading || self->unsaved_refresh || !write_queue_is_idle (self->writes) ||
+         self->pending_ops > 0;
 }
 
 /* ---- object ------------------------------------------------------------ */
@@ -931,6 +984,7 @@ auth_manager_finalize (GObject *object)
   AuthManager *self = AUTH_MANAGER (object);
 
   g_clear_handle_id (&self->save_retry_id, g_source_remove);
+  g_clear_pointer (&self->writes, write_queue_free);
   g_clear_pointer (&self->backend, auth_backend_free);
   g_clear_object (&self->cancellable);
   g_clear_pointer (&self->record, auth_record_unref);
@@ -968,6 +1022,7 @@ auth_manager_init (AuthManager *self)
   self->waiters = g_ptr_array_new_with_free_func (g_object_unref);
   self->next_waiters = g_ptr_array_new_with_free_func (g_object_unref);
   self->refresh_waiters = g_ptr_array_new_with_free_func (g_object_unref);
+  self->writes = write_queue_new ();
 }
 
 AuthManager *
@@ -997,7 +1052,7 @@ auth_manager_stop (AuthManager *self)
    * request in flight is cancelled. Wait for all of them. */
   while (self->pending_ops > 0)
     g_main_context_iteration (NULL, TRUE);
-  if (self->dirty)
+  if (self->unsaved_refresh)
     g_warning ("Exiting with refreshed tokens that could not be saved to %s",
                self->backend->ops->describe (self->backend));
 }

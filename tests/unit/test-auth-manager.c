@@ -64,6 +64,11 @@ typedef struct {
   guint saves;
   guint logins;
   guint removals;
+  /* When set, a save waits in held_save until the test completes it with
+   * complete_held_save(). */
+  gboolean hold_saves;
+  GTask *held_save;
+  AuthRecord *held_record;
   guint poison_writes;
   /* Token endpoint: scripted results (TokenResult*), the refresh tokens
    * sent, and, when holding, the request not answered yet. */
@@ -122,6 +127,13 @@ fake_save (AuthBackend *b, AuthRecord *record, GAsyncReadyCallback cb, gpointer 
   FakeBackend *f = (FakeBackend *) b;
   g_autoptr(GTask) task = g_task_new (NULL, NULL, cb, data);
 
+  if (f->hold_saves)
+    {
+      g_assert_null (f->held_save);
+      f->held_save = g_steal_pointer (&task);
+      f->held_record = auth_record_ref (record);
+      return;
+    }
   if (f->save_fails)
     {
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_READ_ONLY, "read-only store");
@@ -236,6 +248,7 @@ fake_free (AuthBackend *b)
   g_queue_clear_full (&f->script, (GDestroyNotify) token_result_free);
   g_ptr_array_unref (f->sent);
   g_assert_null (f->held);
+  g_assert_null (f->held_save);
   g_free (f);
 }
 
@@ -350,6 +363,26 @@ permanent (const char *code)
   r->message = g_strdup (token_permanent_message (code));
   r->http_status = 401;
   return r;
+}
+
+static void
+login_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (auth_manager_login_finish (AUTH_MANAGER (source), res, &error));
+  g_assert_no_error (error);
+  *(gboolean *) data = TRUE;
+}
+
+static void
+logout_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (auth_manager_logout_finish (AUTH_MANAGER (source), res, &error));
+  g_assert_no_error (error);
+  *(gboolean *) data = TRUE;
 }
 
 static void
@@ -730,6 +763,91 @@ test_save_failure_keeps_rotated_token (void)
   fixture_stop (&fx);
 }
 
+/* Completes the save the fake holds: it lands in the store. */
+static void
+complete_held_save (Fixture *fx)
+{
+  FakeBackend *f = fx->fake;
+  g_autoptr(GTask) task = g_steal_pointer (&f->held_save);
+  g_autoptr(AuthRecord) record = g_steal_pointer (&f->held_record);
+
+  g_assert_nonnull (task);
+  f->saves++;
+  g_clear_pointer (&f->stored, auth_record_unref);
+  f->stored = g_steal_pointer (&record);
+  g_task_return_boolean (task, TRUE);
+}
+
+/* A logout asked for while a refresh's save is being written waits for
+ * it, so the logout is the last word and is not undone by the save. */
+static void
+test_logout_waits_for_save (void)
+{
+  Fixture fx = { 0 };
+  guint done = 0;
+  gboolean logged_out = FALSE;
+
+  fixture_start (&fx, chatgpt_record ("rt-1", T0 + 3600 * SEC, 0, "a"));
+  fx.fake->hold_saves = TRUE;
+  script (&fx, success ("access-2", "rt-2"));
+  auth_manager_refresh_async (fx.manager, refresh_done, &done);
+  spin_until_idle ();
+  g_assert_nonnull (fx.fake->held_save);
+
+  auth_manager_logout_async (fx.manager, logout_done, &logged_out);
+  spin_until_idle ();
+  /* Queued behind the save, not beside it. */
+  g_assert_cmpuint (fx.fake->removals, ==, 0);
+  g_assert_true (auth_manager_is_busy (fx.manager));
+
+  complete_held_save (&fx);
+  spin_until_idle ();
+  g_assert_cmpuint (done, ==, 1);
+  g_assert_true (logged_out);
+  g_assert_cmpuint (fx.fake->removals, ==, 1);
+  g_assert_null (fx.fake->stored);
+  g_assert_null (auth_manager_get_token (fx.manager));
+  fixture_stop (&fx);
+}
+
+/* A login asked for while a save retry is being written waits for it, so
+ * the retry (an older change) cannot land after the login. */
+static void
+test_save_retry_does_not_overtake_login (void)
+{
+  Fixture fx = { 0 };
+  gboolean logged_in = FALSE;
+  g_autoptr(AuthRecord) login = auth_record_new_api_key ("sk-login");
+
+  fixture_start (&fx, chatgpt_record ("rt-1", T0 + 3600 * SEC, 0, "a"));
+  fx.fake->save_fails = TRUE;
+  script (&fx, success ("access-2", "rt-2"));
+  g_assert_cmpstr (client_call (&fx, TRUE, TRUE), ==, "access-2");
+  assert_status (&fx, "store", "error");
+
+  /* The retry (on a real timer, about 2 s) starts writing. */
+  fx.fake->save_fails = FALSE;
+  fx.fake->hold_saves = TRUE;
+  while (fx.fake->held_save == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpstr (auth_record_get_refresh_token (fx.fake->held_record), ==, "rt-2");
+
+  auth_manager_login_async (fx.manager, login, login_done, &logged_in);
+  spin_until_idle ();
+  g_assert_cmpuint (fx.fake->logins, ==, 0);
+  g_assert_false (logged_in);
+
+  fx.fake->hold_saves = FALSE;
+  complete_held_save (&fx);
+  spin_until_idle ();
+  g_assert_true (logged_in);
+  g_assert_cmpuint (fx.fake->logins, ==, 1);
+  g_assert_cmpstr (auth_record_get_api_key (fx.fake->stored), ==, "sk-login");
+  g_assert_cmpstr (auth_manager_get_token (fx.manager), ==, "sk-login");
+  assert_status (&fx, "store", "ok");
+  fixture_stop (&fx);
+}
+
 static void
 test_apikey_never_refreshes (void)
 {
@@ -764,6 +882,8 @@ main (int argc, char **argv)
   g_test_add_func ("/manager/guarded-reload", test_guarded_reload);
   g_test_add_func ("/manager/save-failure-keeps-rotated-token", test_save_failure_keeps_rotated_token);
   g_test_add_func ("/manager/apikey-never-refreshes", test_apikey_never_refreshes);
+  g_test_add_func ("/manager/logout-waits-for-save", test_logout_waits_for_save);
+  g_test_add_func ("/manager/save-retry-does-not-overtake-login", test_save_retry_does_not_overtake_login);
 
   return g_test_run ();
 }
