@@ -11,9 +11,8 @@
 #include "auth-bus.h"
 #include "auth-error.h"
 #include "bus-access.h"
-#include "bus-glib.h"
+#include "sd-bus-cleanup.h"
 
-#define ERROR_PREFIX CODEX_AUTH_INTERFACE ".Error."
 
 struct _AuthBus {
   sd_bus *bus;
@@ -28,72 +27,35 @@ struct _AuthBus {
   AuthStatus status;
 };
 
-/* One row per property: what PropertiesChanged compares and what
- * GetAuthStatusDetails returns (under the kebab-case key). */
+/* One row per property (auth-status.h): what PropertiesChanged compares
+ * and what GetAuthStatusDetails returns (under the kebab-case key). */
 typedef struct {
   const char *name;
   const char *key;
   char type;
   size_t offset;
+  gboolean constant;
 } PropertyInfo;
 
-#define PROP(name, key, type, field) { name, key, type, offsetof (AuthStatus, field) }
+#define PROPERTY_IS_CONST_emits FALSE
+#define PROPERTY_IS_CONST_const TRUE
+#define PROPERTY_INFO(name, key, type, field, change) \
+  { #name, key, #type[0], offsetof (AuthStatus, field), PROPERTY_IS_CONST_##change },
 static const PropertyInfo property_info[] = {
-  PROP ("AuthMethod", "auth-method", 's', auth_method),
-  PROP ("AccountId", "account-id", 's', account_id),
-  PROP ("Email", "email", 's', email),
-  PROP ("PlanType", "plan-type", 's', plan_type),
-  PROP ("RefreshState", "refresh-state", 's', refresh_state),
-  PROP ("RefreshError", "refresh-error", 's', refresh_error),
-  PROP ("RefreshErrorMessage", "refresh-error-message", 's', refresh_error_message),
-  PROP ("RequiresLogin", "requires-login", 'b', requires_login),
-  PROP ("LastRefresh", "last-refresh", 't', last_refresh),
-  PROP ("AccessTokenExpires", "access-token-expires", 't', access_token_expires),
-  PROP ("NextRefreshAttempt", "next-refresh-attempt", 't', next_refresh_attempt),
-  PROP ("CredentialStore", "credential-store", 's', credential_store),
-  PROP ("StoreState", "store-state", 's', store_state),
-  PROP ("Version", "version", 's', version),
+  AUTH_PROPERTIES (PROPERTY_INFO)
 };
-#undef PROP
+#undef PROPERTY_INFO
 
 #define FIELD_PTR(status, info, type) ((type *) ((char *) (status) + (info)->offset))
 
 /* ---- errors ------------------------------------------------------------ */
 
-static const char *
-error_name_for (const GError *error)
-{
-  if (error->domain == CODEX_AUTH_ERROR)
-    {
-      switch ((CodexAuthError) error->code)
-        {
-        case CODEX_AUTH_ERROR_NOT_LOGGED_IN:
-          return ERROR_PREFIX "NotLoggedIn";
-        case CODEX_AUTH_ERROR_STORE_UNAVAILABLE:
-          return ERROR_PREFIX "StoreUnavailable";
-        case CODEX_AUTH_ERROR_STORE_LOCKED:
-          return ERROR_PREFIX "StoreLocked";
-        case CODEX_AUTH_ERROR_STORE_ERROR:
-          return ERROR_PREFIX "StoreError";
-        case CODEX_AUTH_ERROR_ACCESS_DENIED:
-          return ERROR_PREFIX "AccessDenied";
-        case CODEX_AUTH_ERROR_LOGIN_FAILED:
-          return ERROR_PREFIX "LoginFailed";
-        case CODEX_AUTH_ERROR_INVALID_ARGS:
-          return SD_BUS_ERROR_INVALID_ARGS;
-        case CODEX_AUTH_ERROR_FAILED:
-        default:
-          break;
-        }
-    }
-  return ERROR_PREFIX "Failed";
-}
-
-/* The one place where a GError becomes a D-Bus error. */
+/* The one place where a GError becomes a D-Bus error (auth-error.c holds
+ * the names). */
 static int
 reply_gerror (sd_bus_message *m, const GError *error)
 {
-  return sd_bus_reply_method_errorf (m, error_name_for (error), "%s", error->message);
+  return sd_bus_reply_method_errorf (m, codex_auth_error_name (error), "%s", error->message);
 }
 
 /* ---- properties -------------------------------------------------------- */
@@ -126,7 +88,7 @@ sync_properties (AuthBus *self)
 
   auth_manager_get_status (self->manager, &next);
   for (guint i = 0; i < G_N_ELEMENTS (property_info); i++)
-    if (!property_equal (&property_info[i], &self->status, &next))
+    if (!property_info[i].constant && !property_equal (&property_info[i], &self->status, &next))
       changed[n_changed++] = property_info[i].name;
   changed[n_changed] = NULL;
 
@@ -519,7 +481,10 @@ method_logout (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 }
 
 #define STATUS_OFFSET(field) (offsetof (AuthBus, status) + offsetof (AuthStatus, field))
-#define EMITS SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
+#define PROPERTY_FLAGS_emits SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
+#define PROPERTY_FLAGS_const SD_BUS_VTABLE_PROPERTY_CONST
+#define VTABLE_PROPERTY(name, key, type, field, change) \
+  SD_BUS_PROPERTY (#name, #type, NULL, STATUS_OFFSET (field), PROPERTY_FLAGS_##change),
 
 static const sd_bus_vtable auth_vtable[] = {
   SD_BUS_VTABLE_START (0),
@@ -543,24 +508,13 @@ static const sd_bus_vtable auth_vtable[] = {
                            SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
   SD_BUS_METHOD_WITH_ARGS ("Logout", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
                            method_logout, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_PROPERTY ("AuthMethod", "s", NULL, STATUS_OFFSET (auth_method), EMITS),
-  SD_BUS_PROPERTY ("AccountId", "s", NULL, STATUS_OFFSET (account_id), EMITS),
-  SD_BUS_PROPERTY ("Email", "s", NULL, STATUS_OFFSET (email), EMITS),
-  SD_BUS_PROPERTY ("PlanType", "s", NULL, STATUS_OFFSET (plan_type), EMITS),
-  SD_BUS_PROPERTY ("RefreshState", "s", NULL, STATUS_OFFSET (refresh_state), EMITS),
-  SD_BUS_PROPERTY ("RefreshError", "s", NULL, STATUS_OFFSET (refresh_error), EMITS),
-  SD_BUS_PROPERTY ("RefreshErrorMessage", "s", NULL, STATUS_OFFSET (refresh_error_message), EMITS),
-  SD_BUS_PROPERTY ("RequiresLogin", "b", NULL, STATUS_OFFSET (requires_login), EMITS),
-  SD_BUS_PROPERTY ("LastRefresh", "t", NULL, STATUS_OFFSET (last_refresh), EMITS),
-  SD_BUS_PROPERTY ("AccessTokenExpires", "t", NULL, STATUS_OFFSET (access_token_expires), EMITS),
-  SD_BUS_PROPERTY ("NextRefreshAttempt", "t", NULL, STATUS_OFFSET (next_refresh_attempt), EMITS),
-  SD_BUS_PROPERTY ("CredentialStore", "s", NULL, STATUS_OFFSET (credential_store), EMITS),
-  SD_BUS_PROPERTY ("StoreState", "s", NULL, STATUS_OFFSET (store_state), EMITS),
-  SD_BUS_PROPERTY ("Version", "s", NULL, STATUS_OFFSET (version), EMITS),
+  AUTH_PROPERTIES (VTABLE_PROPERTY)
   SD_BUS_VTABLE_END,
 };
 
-#undef EMITS
+#undef VTABLE_PROPERTY
+#undef PROPERTY_FLAGS_emits
+#undef PROPERTY_FLAGS_const
 #undef STATUS_OFFSET
 
 /* Notes every call to the object (properties and introspection included),
@@ -600,7 +554,7 @@ auth_bus_new (sd_bus *bus, AuthManager *manager, GError **error)
     }
 
   self->access = bus_access_new (bus, CODEX_AUTH_OBJECT_PATH, geteuid (),
-                                 ERROR_PREFIX "AccessDenied", error);
+                                 codex_auth_error_info (CODEX_AUTH_ERROR_ACCESS_DENIED)->name, error);
   if (self->access == NULL)
     return NULL;
 

@@ -4,3 +4,56 @@
 #include "auth-error.h"
 
 G_DEFINE_QUARK (codex-auth-error-quark, codex_auth_error)
+
+#define NAME(suffix) CODEX_AUTH_INTERFACE ".Error." suffix
+
+/* The XML's list of errors documents the rows the service raises
+ * (test-auth-error compares them). */
+static const CodexAuthErrorInfo error_table[] = {
+  { CODEX_AUTH_ERROR_FAILED, NAME ("Failed"),
+    "An unexpected failure inside the service", CODEX_AUTHCTL_EXIT_ERROR },
+  { CODEX_AUTH_ERROR_NOT_LOGGED_IN, NAME ("NotLoggedIn"),
+    "No credentials are stored: log in first (codex-authctl token)", CODEX_AUTHCTL_EXIT_NOT_LOGGED_IN,
+    TRUE },
+  { CODEX_AUTH_ERROR_STORE_UNAVAILABLE, NAME ("StoreUnavailable"),
+    "The credential store is not there (no Secret Service, or it left the bus)", CODEX_AUTHCTL_EXIT_UNAVAILABLE },
+  { CODEX_AUTH_ERROR_STORE_LOCKED, NAME ("StoreLocked"),
+    "The keyring holding the credentials is locked", CODEX_AUTHCTL_EXIT_UNAVAILABLE },
+  { CODEX_AUTH_ERROR_STORE_ERROR, NAME ("StoreError"),
+    "The credential store cannot be read or written", CODEX_AUTHCTL_EXIT_ERROR },
+  { CODEX_AUTH_ERROR_ACCESS_DENIED, NAME ("AccessDenied"),
+    "The caller runs as another user", CODEX_AUTHCTL_EXIT_ERROR },
+};
+
+const CodexAuthErrorInfo *
+codex_auth_error_table (guint *n_out)
+{
+  *n_out = G_N_ELEMENTS (error_table);
+  return error_table;
+}
+
+const CodexAuthErrorInfo *
+codex_auth_error_info (CodexAuthError code)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (error_table); i++)
+    if (error_table[i].code == code)
+      return &error_table[i];
+  return &error_table[0];
+}
+
+const CodexAuthErrorInfo *
+codex_auth_error_info_for_name (const char *name)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (error_table); i++)
+    if (g_strcmp0 (error_table[i].name, name) == 0)
+      return &error_table[i];
+  return NULL;
+}
+
+const char *
+codex_auth_error_name (const GError *error)
+{
+  if (error->domain != CODEX_AUTH_ERROR)
+    return error_table[0].name;
+  return codex_auth_error_info ((CodexAuthError) error->code)->name;
+}

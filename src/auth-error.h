@@ -3,9 +3,13 @@
 
 #include <glib.h>
 
-/* Errors that reach D-Bus clients. Everything inside the daemon reports
- * failures as GError; auth-bus.c maps them to D-Bus error names in one
- * place (auth_bus_error_from_gerror). */
+/* The errors of the org.codex.Auth1 interface: one table (auth-error.c)
+ * gives each GError code of CODEX_AUTH_ERROR its D-Bus name, what it
+ * means, and the codex-authctl exit status that goes with it. Inside the
+ * daemon failures are GErrors; auth-bus.c turns them into D-Bus errors in
+ * one place through this table, and codex-authctl reads D-Bus errors back
+ * through it. Bad arguments are the standard
+ * org.freedesktop.DBus.Error.InvalidArgs, raised at the D-Bus edge. */
 #define CODEX_AUTH_ERROR (codex_auth_error_quark ())
 
 typedef enum {
@@ -15,8 +19,39 @@ typedef enum {
   CODEX_AUTH_ERROR_STORE_LOCKED,
   CODEX_AUTH_ERROR_STORE_ERROR,
   CODEX_AUTH_ERROR_ACCESS_DENIED,
-  CODEX_AUTH_ERROR_LOGIN_FAILED,
-  CODEX_AUTH_ERROR_INVALID_ARGS,
 } CodexAuthError;
 
 GQuark codex_auth_error_quark (void);
+
+/* codex-authctl's exit statuses (documented in its --help, its man page
+ * and the README). */
+typedef enum {
+  CODEX_AUTHCTL_EXIT_OK = 0,
+  CODEX_AUTHCTL_EXIT_ERROR = 1,         /* the daemon could not be reached, or failed */
+  CODEX_AUTHCTL_EXIT_USAGE = 2,         /* bad command line or input */
+  CODEX_AUTHCTL_EXIT_NOT_LOGGED_IN = 3, /* no credentials */
+  CODEX_AUTHCTL_EXIT_RELOGIN = 4,       /* the credentials failed for good: log in again */
+  CODEX_AUTHCTL_EXIT_UNAVAILABLE = 5,   /* temporarily unavailable (keyring locked or gone, ...) */
+} CodexAuthctlExit;
+
+typedef struct {
+  CodexAuthError code;
+  const char *name;    /* the full D-Bus error name */
+  const char *meaning; /* one line, for documentation and the client */
+  CodexAuthctlExit exit_status;
+  /* Reported by codex-authctl only, never a D-Bus error of the service
+   * (the interface XML documents the others). */
+  gboolean client_only;
+} CodexAuthErrorInfo;
+
+/* The whole table, @n_out rows. */
+const CodexAuthErrorInfo *codex_auth_error_table (guint *n_out);
+
+/* The row for @code; the row of CODEX_AUTH_ERROR_FAILED for a code not in
+ * the table. */
+const CodexAuthErrorInfo *codex_auth_error_info (CodexAuthError code);
+/* The row named @name, NULL when it is not one of the interface's. */
+const CodexAuthErrorInfo *codex_auth_error_info_for_name (const char *name);
+/* The D-Bus error name for any GError: its row for CODEX_AUTH_ERROR, else
+ * org.codex.Auth1.Error.Failed. */
+const char *codex_auth_error_name (const GError *error);

@@ -70,25 +70,22 @@ static void schedule_save_retry (AuthManager *self);
 
 /* ---- helpers ----------------------------------------------------------- */
 
+#define CLEAR_s(field) g_clear_pointer (&s->field, g_free)
+#define CLEAR_b(field) s->field = 0
+#define CLEAR_t(field) s->field = 0
+#define CLEAR_FIELD(name, key, type, field, change) CLEAR_##type (field);
+
 void
 auth_status_clear (AuthStatus *s)
 {
-  g_clear_pointer (&s->auth_method, g_free);
-  g_clear_pointer (&s->account_id, g_free);
-  g_clear_pointer (&s->email, g_free);
-  g_clear_pointer (&s->plan_type, g_free);
-  g_clear_pointer (&s->refresh_state, g_free);
-  g_clear_pointer (&s->refresh_error, g_free);
-  g_clear_pointer (&s->refresh_error_message, g_free);
-  g_clear_pointer (&s->credential_store, g_free);
-  g_clear_pointer (&s->store_state, g_free);
-  g_clear_pointer (&s->version, g_free);
+  AUTH_PROPERTIES (CLEAR_FIELD)
   g_clear_pointer (&s->store_error_message, g_free);
-  s->requires_login = 0;
-  s->last_refresh = 0;
-  s->access_token_expires = 0;
-  s->next_refresh_attempt = 0;
 }
+
+#undef CLEAR_FIELD
+#undef CLEAR_s
+#undef CLEAR_b
+#undef CLEAR_t
 
 gint64
 auth_backoff_delay (guint attempt, double random, gint64 retry_after_usec)

@@ -6,6 +6,7 @@
 
 #include "auth-backend.h"
 #include "auth-record.h"
+#include "auth-status.h"
 
 /* Refresh rules (DESIGN §5). */
 #define AUTH_REFRESH_LEEWAY_USEC (G_GINT64_CONSTANT (5) * 60 * G_USEC_PER_SEC)
@@ -16,29 +17,6 @@
 /* Jitter: each delay is multiplied by a factor in [1 - J, 1 + J). */
 #define AUTH_BACKOFF_JITTER 0.2
 
-/* What clients see of the credentials: the values behind the D-Bus
- * properties. Strings are never NULL once filled by
- * auth_manager_get_status(). Booleans are int, as sd-bus wants them. */
-typedef struct {
-  char *auth_method;
-  char *account_id;
-  char *email;
-  char *plan_type;
-  char *refresh_state;
-  char *refresh_error;
-  char *refresh_error_message;
-  int requires_login;
-  uint64_t last_refresh;
-  uint64_t access_token_expires;
-  uint64_t next_refresh_attempt;
-  char *credential_store;
-  char *store_state;
-  char *version;
-  /* Not a property: why StoreState is not "ok", "" otherwise. */
-  char *store_error_message;
-} AuthStatus;
-
-void auth_status_clear (AuthStatus *status);
 
 /* The delay before retry number @attempt (1: the first retry) after a
  * transient failure: exponential from AUTH_BACKOFF_INITIAL_USEC, capped at

@@ -4,9 +4,6 @@
 #include <glib.h>
 #include <systemd/sd-bus.h>
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus, sd_bus_flush_close_unref)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus_message, sd_bus_message_unref)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus_slot, sd_bus_slot_unref)
 
 /* Called once when the connection fails (negative errno); the source is
  * removed afterwards. */

@@ -18,18 +18,16 @@
 #include <unistd.h>
 
 #include "auth-record.h"
-#include "bus-glib.h"
+#include "auth-error.h"
+#include "sd-bus-cleanup.h"
 #include "codex-secret.h"
 
-/* Exit codes (documented in codex-authctl --help and the README). */
-enum {
-  EXIT_OK = 0,
-  EXIT_ERROR = 1,          /* the daemon could not be reached, or failed */
-  EXIT_USAGE = 2,          /* bad command line or input */
-  EXIT_NOT_LOGGED_IN = 3,  /* no credentials */
-  EXIT_RELOGIN = 4,        /* the credentials failed for good: log in again */
-  EXIT_UNAVAILABLE = 5,    /* temporarily unavailable (keyring locked or gone, ...) */
-};
+/* Exit codes: CodexAuthctlExit in auth-error.h. */
+#define EXIT_OK CODEX_AUTHCTL_EXIT_OK
+#define EXIT_ERROR CODEX_AUTHCTL_EXIT_ERROR
+#define EXIT_USAGE CODEX_AUTHCTL_EXIT_USAGE
+#define EXIT_RELOGIN CODEX_AUTHCTL_EXIT_RELOGIN
+#define EXIT_UNAVAILABLE CODEX_AUTHCTL_EXIT_UNAVAILABLE
 
 #define MAX_INPUT_SIZE (1024 * 1024)
 
@@ -84,6 +82,7 @@ report_error (const char *what, const sd_bus_error *error, int r)
 {
   const char *name = error != NULL ? error->name : NULL;
   const char *message = error != NULL && error->message != NULL ? error->message : strerror (-r);
+  const CodexAuthErrorInfo *info;
 
   if (name != NULL && (g_str_equal (name, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
                        g_str_equal (name, SD_BUS_ERROR_NAME_HAS_NO_OWNER)))
@@ -96,12 +95,8 @@ report_error (const char *what, const sd_bus_error *error, int r)
     return EXIT_ERROR;
   if (g_str_equal (name, SD_BUS_ERROR_INVALID_ARGS))
     return EXIT_USAGE;
-  if (g_str_equal (name, CODEX_AUTH_INTERFACE ".Error.StoreLocked") ||
-      g_str_equal (name, CODEX_AUTH_INTERFACE ".Error.StoreUnavailable"))
-    return EXIT_UNAVAILABLE;
-  if (g_str_equal (name, CODEX_AUTH_INTERFACE ".Error.NotLoggedIn"))
-    return EXIT_NOT_LOGGED_IN;
-  return EXIT_ERROR;
+  info = codex_auth_error_info_for_name (name);
+  return info != NULL ? (int) info->exit_status : EXIT_ERROR;
 }
 
 /* Calls a method without results; prints @done on success. */
@@ -400,8 +395,10 @@ cmd_token (gboolean refresh)
   if (str_of (details, "auth-method")[0] == '\0' && !g_str_equal (str_of (details, "store-state"), "locked") &&
       !g_str_equal (str_of (details, "store-state"), "unavailable"))
     {
-      fprintf (stderr, "codex-authctl: not logged in\n");
-      return EXIT_NOT_LOGGED_IN;
+      const CodexAuthErrorInfo *info = codex_auth_error_info (CODEX_AUTH_ERROR_NOT_LOGGED_IN);
+
+      fprintf (stderr, "codex-authctl: not logged in (%s)\n", info->name);
+      return (int) info->exit_status;
     }
   if (bool_of (details, "requires-login") && str_of (details, "auth-method")[0] != '\0')
     {
