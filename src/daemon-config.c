@@ -5,8 +5,10 @@
 
 #include <gio/gio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "daemon-config.h"
+#include "token-client.h"
 
 #define GROUP "daemon"
 
@@ -153,4 +155,114 @@ daemon_config_load (DaemonConfig *config, const char *path, GError **error)
         }
     }
   return TRUE;
+}
+
+/* The first value set among the command line, the configuration file and
+ * the environment; says so when the environment is overridden. */
+static const char *
+choose (const char *option, const char *config_value, const char *config_path, const char *env_name,
+        const char *what)
+{
+  const char *env = g_getenv (env_name);
+
+  if (env != NULL && env[0] == '\0')
+    env = NULL;
+  if (option != NULL && option[0] != '\0')
+    {
+      if (env != NULL)
+        g_message ("%s is set, but the command line's %s is used", env_name, what);
+      return option;
+    }
+  if (config_value != NULL)
+    {
+      if (env != NULL)
+        g_message ("%s is set, but %s from %s is used", env_name, what, config_path);
+      return config_value;
+    }
+  return env;
+}
+
+static char *
+absolute_canonical (const char *path)
+{
+  g_autofree char *cwd = g_get_current_dir ();
+
+  return g_canonicalize_filename (path, cwd);
+}
+
+void
+daemon_settings_clear (DaemonSettings *settings)
+{
+  g_clear_pointer (&settings->config_path, g_free);
+  g_clear_pointer (&settings->codex_home, g_free);
+  g_clear_pointer (&settings->token_url, g_free);
+}
+
+static gboolean
+resolve (DaemonSettings *out, const DaemonOptions *options, DaemonConfig *config, GError **error)
+{
+  const char *home, *url;
+
+  out->config_path = options->config_path != NULL ? g_strdup (options->config_path) : daemon_config_default_path ();
+  if (!daemon_config_load (config, out->config_path, error))
+    return FALSE;
+
+  out->store_mode = STORE_MODE_AUTO;
+  if (options->store != NULL)
+    {
+      g_autoptr(GError) local_error = NULL;
+
+      if (!daemon_config_parse_store (options->store, &out->store_mode, &local_error))
+        {
+          g_set_error (error, local_error->domain, local_error->code, "--store: %s", local_error->message);
+          return FALSE;
+        }
+    }
+  else if (config->has_store)
+    out->store_mode = config->store;
+
+  out->request_timeout = DAEMON_DEFAULT_REQUEST_TIMEOUT;
+  if (options->request_timeout != NULL)
+    {
+      if (!daemon_config_parse_seconds ("--request-timeout", options->request_timeout, 1, 600,
+                                        &out->request_timeout, error))
+        return FALSE;
+    }
+  else if (config->request_timeout > 0)
+    out->request_timeout = config->request_timeout;
+
+  out->idle_timeout = DAEMON_DEFAULT_IDLE_TIMEOUT;
+  if (options->idle_timeout != NULL)
+    {
+      if (!daemon_config_parse_seconds ("--idle-timeout", options->idle_timeout, 0, 86400, &out->idle_timeout,
+                                        error))
+        return FALSE;
+    }
+  else if (config->idle_timeout >= 0)
+    out->idle_timeout = config->idle_timeout;
+  if (options->no_idle_exit)
+    out->idle_timeout = 0;
+
+  home = choose (options->codex_home, config->codex_home, out->config_path, "CODEX_HOME", "codex-home");
+  out->codex_home = home != NULL ? absolute_canonical (home)
+                                 : g_build_filename (g_get_home_dir (), ".codex", NULL);
+  url = choose (options->token_url, config->token_url, out->config_path, "CODEX_REFRESH_TOKEN_URL_OVERRIDE",
+                "token-url");
+  out->token_url = g_strdup (url != NULL ? url : TOKEN_DEFAULT_URL);
+  return TRUE;
+}
+
+gboolean
+daemon_settings_resolve (DaemonSettings *settings, const DaemonOptions *options, GError **error)
+{
+  DaemonConfig config;
+  gboolean ok;
+
+  memset (settings, 0, sizeof *settings);
+  daemon_config_init (&config);
+  ok = resolve (settings, options, &config, error);
+  daemon_config_clear (&config);
+  if (!ok)
+    daemon_settings_clear (settings);
+  return ok;
 }

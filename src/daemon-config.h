@@ -43,3 +43,33 @@ gboolean daemon_config_load (DaemonConfig *config, const char *path, GError **er
 gboolean daemon_config_parse_store (const char *value, StoreMode *mode, GError **error);
 gboolean daemon_config_parse_seconds (const char *key, const char *value, int min, int max,
                                       int *out, GError **error);
+
+/* The command-line options as given (NULL: not given). */
+typedef struct {
+  const char *config_path;
+  const char *store;
+  const char *codex_home;
+  const char *token_url;
+  const char *request_timeout;
+  const char *idle_timeout;
+  gboolean no_idle_exit;
+} DaemonOptions;
+
+/* What the daemon runs with, every value decided. */
+typedef struct {
+  char *config_path;   /* the configuration file read (it may not exist) */
+  StoreMode store_mode;
+  char *codex_home;    /* absolute */
+  char *token_url;
+  int request_timeout; /* seconds */
+  int idle_timeout;    /* seconds, 0: never */
+} DaemonSettings;
+
+/* Decides every setting, each from the first place that sets it: the
+ * command line, then the configuration file (--config, else the default
+ * path), then the environment (CODEX_HOME, CODEX_REFRESH_TOKEN_URL_OVERRIDE;
+ * empty counts as unset), then the defaults. --no-idle-exit wins over any
+ * idle timeout. A bad option or file fails with a message that names it. */
+gboolean daemon_settings_resolve (DaemonSettings *settings, const DaemonOptions *options, GError **error);
+void daemon_settings_clear (DaemonSettings *settings);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (DaemonSettings, daemon_settings_clear)
