@@ -1,21 +1,19 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Installs the Debian 12 packages codex-authd needs to build and run
-# ("run") or to build and run its tests ("test"). Does nothing when they are
-# all present already.
+# ("run") or to build and run its tests ("test"), from the one list in
+# packaging/dependencies. Does nothing when they are all present already.
 set -euo pipefail
-
-build=(meson ninja-build gcc pkg-config
-       libsystemd-dev libglib2.0-dev libsoup-3.0-dev libjson-glib-dev libsecret-1-dev)
-run=(dbus-daemon systemd glib-networking)   # systemd provides busctl; glib-networking TLS
-test=(dbus-daemon systemd python3 python3-gi util-linux e2fsprogs glib-networking gnome-keyring libsecret-tools
-      debhelper dpkg-dev fakeroot rpm lintian valgrind libasan8 libubsan1)
+list="$(dirname "$0")/../packaging/dependencies"
 
 case "${1:-}" in
-  run) wanted=("${build[@]}" "${run[@]}") ;;
-  test) wanted=("${build[@]}" "${test[@]}") ;;
+  run) kinds='^(build|toolchain|depends|dev)$' ;;
+  test) kinds='^(build|toolchain|depends|dev|check|ci)$' ;;
   *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
+
+# The first alternative of each wanted row, once each.
+mapfile -t wanted < <(awk -v kinds="$kinds" '!/^#/ && NF >= 2 && $1 ~ kinds { split($2, alt, "|"); if (alt[1] != "-") print alt[1] }' "$list" | sort -u)
 
 missing=()
 for pkg in "${wanted[@]}"; do
