@@ -39,7 +39,7 @@ typedef struct {
   TokenClient *token_client;
   char *poison_path;
   char *keyring_description;
-  gboolean holds_lock; /* between load_locked() and release_lock() */
+  gboolean holds_lock; /* between load_under_lock() and release_lock() */
   int held_lock_fd;    /* the fd holding $CODEX_HOME/auth.lock, -1 if none was needed */
   AuthBackendChangedFunc changed;
   gpointer changed_data;
@@ -64,7 +64,7 @@ typedef struct {
   RealBackend *self;
   AuthRecord *record;   /* for a save */
   PoisonRecord *poison; /* for save_poison */
-  gboolean lock_held;   /* auth.lock is held by load_locked() */
+  gboolean lock_held;   /* auth.lock is held by load_under_lock() */
 } WorkData;
 
 static void
@@ -368,13 +368,13 @@ lock_held_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
-real_load_locked (AuthBackend *backend, GAsyncReadyCallback callback, gpointer user_data)
+real_load_under_lock (AuthBackend *backend, GAsyncReadyCallback callback, gpointer user_data)
 {
   RealBackend *self = (RealBackend *) backend;
 
   g_return_if_fail (!self->holds_lock);
   run_in_thread (self, NULL, hold_lock_thread, lock_held_cb,
-                 load_task_new (self, real_load_locked, callback, user_data));
+                 load_task_new (self, real_load_under_lock, callback, user_data));
 }
 
 static void
@@ -551,7 +551,7 @@ real_free (AuthBackend *backend)
 static const AuthBackendOps real_ops = {
   .watch = real_watch,
   .load = real_load,
-  .load_locked = real_load_locked,
+  .load_under_lock = real_load_under_lock,
   .release_lock = real_release_lock,
   .save = real_save,
   .refresh = real_refresh,

@@ -36,10 +36,10 @@ typedef struct {
   /* The same, after taking the cross-process lock ($CODEX_HOME/auth.lock),
    * which is held until release_lock(): the load, refresh and save of one
    * refresh happen under it. */
-  void (*load_locked) (AuthBackend *backend, GAsyncReadyCallback callback, gpointer user_data);
+  void (*load_under_lock) (AuthBackend *backend, GAsyncReadyCallback callback, gpointer user_data);
   void (*release_lock) (AuthBackend *backend);
   /* Saves @record where it came from: boolean or an error. Takes the lock
-   * for the write unless load_locked() holds it. */
+   * for the write unless load_under_lock() holds it. */
   void (*save) (AuthBackend *backend, AuthRecord *record, GAsyncReadyCallback callback, gpointer user_data);
   /* One refresh request: a TokenResult*, never an error. */
   void (*refresh) (AuthBackend *backend, const char *refresh_token, GCancellable *cancellable,

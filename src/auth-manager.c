@@ -685,7 +685,7 @@ refresh_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 }
 
 static void
-load_locked_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+load_under_lock_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   AuthManager *self = user_data;
   g_autoptr(GError) error = NULL;
@@ -734,7 +734,7 @@ start_refresh (AuthManager *self)
   self->refreshing = TRUE;
   op_begin (self);
   emit_changed (self);
-  self->backend->ops->load_locked (self->backend, load_locked_cb, self);
+  self->backend->ops->load_under_lock (self->backend, load_under_lock_cb, self);
 }
 
 static gboolean

@@ -61,7 +61,11 @@ const char *auth_manager_get_token (AuthManager *self);
 /* TRUE when a call must wait for a refresh before it is answered: asked
  * for (@force) or due (the token is wanted and expires within 5 minutes),
  * and allowed (ChatGPT credentials, not poisoned, not in backoff, no
- * successful refresh in the last 30 s). Cheap and synchronous. */
+ * successful refresh in the last 30 s). Cheap and synchronous.
+ *
+ * This is also where a refresh is retried after a backoff: there is no
+ * timer; once the backoff deadline (NextRefreshAttempt) has passed, the
+ * next call that needs a refresh gets TRUE here and starts it. */
 gboolean auth_manager_refresh_needed (AuthManager *self, gboolean force, gboolean want_token);
 
 /* Joins the refresh in flight, or starts one. Completes when it is over,

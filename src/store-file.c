@@ -271,36 +271,36 @@ store_file_hold_lock_sync (StoreFile *self, int *fd_out, GError **error)
 /* The Codex CLI's protocol: auth.lock for the whole update (unless the
  * caller holds it already), auth.json.lock around the write itself. */
 static gboolean
-hold_write_locks (StoreFile *self, gboolean lock_held, int *lock_fd, int *data_lock_fd, GError **error)
+hold_write_locks (StoreFile *self, gboolean lock_held, int *auth_lock_fd, int *data_lock_fd, GError **error)
 {
   g_autofree char *data_lock_path = g_build_filename (self->codex_home, AUTH_DATA_LOCK_NAME, NULL);
 
-  *lock_fd = -1;
-  if (!lock_held && !store_file_hold_lock_sync (self, lock_fd, error))
+  *auth_lock_fd = -1;
+  if (!lock_held && !store_file_hold_lock_sync (self, auth_lock_fd, error))
     return FALSE;
   *data_lock_fd = codex_file_hold_lock (data_lock_path, LOCK_TIMEOUT_MS, error);
   if (*data_lock_fd < 0)
     {
-      if (*lock_fd >= 0)
-        close (*lock_fd);
+      if (*auth_lock_fd >= 0)
+        close (*auth_lock_fd);
       return FALSE;
     }
   return TRUE;
 }
 
 static void
-release_write_locks (int lock_fd, int data_lock_fd)
+release_write_locks (int auth_lock_fd, int data_lock_fd)
 {
   close (data_lock_fd);
-  if (lock_fd >= 0)
-    close (lock_fd);
+  if (auth_lock_fd >= 0)
+    close (auth_lock_fd);
 }
 
 gboolean
 store_file_save_sync (StoreFile *self, AuthRecord *record, gboolean lock_held, GError **error)
 {
   g_autoptr(CodexSecret) data = NULL;
-  int lock_fd, data_lock_fd;
+  int auth_lock_fd, data_lock_fd;
   gboolean ok;
 
   if (g_mkdir_with_parents (self->codex_home, 0700) < 0)
@@ -310,30 +310,30 @@ store_file_save_sync (StoreFile *self, AuthRecord *record, gboolean lock_held, G
                    "%s: cannot create: %s", self->codex_home, g_strerror (saved));
       return FALSE;
     }
-  if (!hold_write_locks (self, lock_held, &lock_fd, &data_lock_fd, error))
+  if (!hold_write_locks (self, lock_held, &auth_lock_fd, &data_lock_fd, error))
     return FALSE;
   data = auth_record_serialize (record);
   ok = codex_file_write_atomic (self->path, ".auth-", data, strlen (data), error);
-  release_write_locks (lock_fd, data_lock_fd);
+  release_write_locks (auth_lock_fd, data_lock_fd);
   return ok;
 }
 
 gboolean
 store_file_delete_sync (StoreFile *self, gboolean lock_held, GError **error)
 {
-  int lock_fd, data_lock_fd, saved = 0;
+  int auth_lock_fd, data_lock_fd, saved = 0;
   gboolean ok = TRUE;
 
   if (!g_file_test (self->path, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK))
     return TRUE;
-  if (!hold_write_locks (self, lock_held, &lock_fd, &data_lock_fd, error))
+  if (!hold_write_locks (self, lock_held, &auth_lock_fd, &data_lock_fd, error))
     return FALSE;
   if (unlink (self->path) < 0 && errno != ENOENT)
     {
       saved = errno;
       ok = FALSE;
     }
-  release_write_locks (lock_fd, data_lock_fd);
+  release_write_locks (auth_lock_fd, data_lock_fd);
   if (!ok)
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
                  "%s: cannot remove: %s", self->path, g_strerror (saved));

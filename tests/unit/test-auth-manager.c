@@ -106,7 +106,7 @@ fake_load (AuthBackend *b, GAsyncReadyCallback cb, gpointer data)
 }
 
 static void
-fake_load_locked (AuthBackend *b, GAsyncReadyCallback cb, gpointer data)
+fake_load_under_lock (AuthBackend *b, GAsyncReadyCallback cb, gpointer data)
 {
   FakeBackend *f = (FakeBackend *) b;
 
@@ -255,7 +255,7 @@ fake_free (AuthBackend *b)
 static const AuthBackendOps fake_ops = {
   .watch = fake_watch,
   .load = fake_load,
-  .load_locked = fake_load_locked,
+  .load_under_lock = fake_load_under_lock,
   .release_lock = fake_release_lock,
   .save = fake_save,
   .refresh = fake_refresh,
