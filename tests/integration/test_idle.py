@@ -56,6 +56,9 @@ class TestIdle(DaemonTestCase):
             with open(self.activation_log) as f:
                 log = f.read()
             self.assertEqual(log.count("No activity for"), 2, log)
+            # It released the name itself: no instance took it over.
+            self.assertNotIn("Another instance took over", log)
+            self.assertNotIn("CRITICAL", log)
             self.assertNotIn("AddressSanitizer", log)
         finally:
             conn.close_sync(None)
