@@ -117,9 +117,8 @@ auth_jwt_decode_claims (const char *jwt, AuthJwtClaims *claims, GError **error)
       return FALSE;
     }
 
-  parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, (const char *) payload, (gssize) payload_len, NULL) ||
-      json_parser_get_root (parser) == NULL ||
+  parser = codex_json_parse ((const char *) payload, payload_len, NULL);
+  if (parser == NULL || json_parser_get_root (parser) == NULL ||
       !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     {
       g_set_error_literal (error, AUTH_JWT_ERROR, AUTH_JWT_ERROR_INVALID,

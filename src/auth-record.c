@@ -316,8 +316,11 @@ set_json_parse_error (GError **error, const GError *json_error)
 
   /* json-glib reports "<data>:LINE:COLUMN: Parse error: ...". Only the
    * position is passed on: the rest may quote bytes of the input. */
-  if (json_error != NULL &&
-      sscanf (json_error->message, "<data>:%u:%u", &line, &column) == 2)
+  if (json_error != NULL && g_str_has_prefix (json_error->message, "JSON nested"))
+    g_set_error (error, AUTH_RECORD_ERROR, AUTH_RECORD_ERROR_INVALID_JSON, "not valid JSON: %s",
+                 json_error->message + strlen ("JSON "));
+  else if (json_error != NULL &&
+           sscanf (json_error->message, "<data>:%u:%u", &line, &column) == 2)
     g_set_error (error, AUTH_RECORD_ERROR, AUTH_RECORD_ERROR_INVALID_JSON,
                  "not valid JSON (error at line %u, column %u)", line, column);
   else
@@ -353,8 +356,13 @@ auth_record_parse (const char *data, gsize len, GError **error)
       return NULL;
     }
 
-  parser = json_parser_new ();
-  if (len == 0 || !json_parser_load_from_data (parser, data, (gssize) len, &json_error))
+  if (len == 0)
+    {
+      set_json_parse_error (error, NULL);
+      return NULL;
+    }
+  parser = codex_json_parse (data, len, &json_error);
+  if (parser == NULL)
     {
       set_json_parse_error (error, json_error);
       return NULL;
@@ -598,7 +606,7 @@ auth_record_new_refreshed (const AuthRecord *base, const char *id_token, const c
 {
   g_autoptr(CodexSecret) json = NULL;
   g_autoptr(CodexSecret) merged = NULL;
-  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(JsonParser) parser = NULL;
   g_autoptr(JsonGenerator) gen = json_generator_new ();
   g_autofree char *now_str = NULL;
   JsonObject *root, *tokens;
@@ -609,7 +617,8 @@ auth_record_new_refreshed (const AuthRecord *base, const char *id_token, const c
   /* Merge at the JSON level and parse the result again, so the new record
    * goes through exactly the validation of one read from storage. */
   json = auth_record_serialize (base);
-  if (!json_parser_load_from_data (parser, json, -1, error))
+  parser = codex_json_parse (json, strlen (json), error);
+  if (parser == NULL)
     return NULL;
   root = json_node_get_object (json_parser_get_root (parser));
   tokens = json_object_get_object_member (root, "tokens");

@@ -39,3 +39,58 @@ codex_json_wipe_string_member (JsonObject *object, const char *name)
   if (s != NULL)
     explicit_bzero (s, strlen (s));
 }
+
+/* Counts the nesting of arrays and objects without parsing: brackets
+ * inside strings do not count. */
+static gboolean
+check_depth (const char *data, gsize len, GError **error)
+{
+  guint depth = 0;
+  gboolean in_string = FALSE;
+
+  for (gsize i = 0; i < len; i++)
+    {
+      char c = data[i];
+
+      if (in_string)
+        {
+          if (c == '\\')
+            i++; /* the escaped character, whatever it is */
+          else if (c == '"')
+            in_string = FALSE;
+          continue;
+        }
+      if (c == '"')
+        in_string = TRUE;
+      else if (c == '[' || c == '{')
+        {
+          if (++depth > CODEX_JSON_MAX_DEPTH)
+            {
+              g_set_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA,
+                           "JSON nested more than %d levels deep", CODEX_JSON_MAX_DEPTH);
+              return FALSE;
+            }
+        }
+      else if ((c == ']' || c == '}') && depth > 0)
+        depth--;
+    }
+  return TRUE;
+}
+
+JsonParser *
+codex_json_parse (const char *data, gsize len, GError **error)
+{
+  g_autoptr(JsonParser) parser = NULL;
+
+  if (!g_utf8_validate_len (data, len, NULL))
+    {
+      g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA, "not valid UTF-8");
+      return NULL;
+    }
+  if (!check_depth (data, len, error))
+    return NULL;
+  parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, data, (gssize) len, error))
+    return NULL;
+  return g_steal_pointer (&parser);
+}

@@ -11,3 +11,14 @@ JsonObject *codex_json_get_object (JsonObject *object, const char *name);
 /* json-glib keeps its own copies of the strings it parses or builds. Wipes
  * the copy held by @object's member @name when it is a string. */
 void codex_json_wipe_string_member (JsonObject *object, const char *name);
+
+/* How deep untrusted JSON may nest. json-glib's parser recurses once per
+ * level and overflows the stack long before the size limits (about
+ * 100,000 levels fit in 200 KB); the Codex documents nest 3 levels. */
+#define CODEX_JSON_MAX_DEPTH 64
+
+/* Parses untrusted JSON: UTF-8, at most CODEX_JSON_MAX_DEPTH levels of
+ * arrays and objects (counted before parsing), then json-glib. Every
+ * parser of outside data goes through here. Errors are JSON_PARSER_ERROR
+ * (JSON_PARSER_ERROR_INVALID_DATA for bad UTF-8 or too deep). */
+JsonParser *codex_json_parse (const char *data, gsize len, GError **error);

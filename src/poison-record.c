@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "codex-file.h"
+#include "codex-json.h"
 #include "poison-record.h"
 
 #define MAX_FILE_SIZE (64 * 1024)
@@ -69,7 +70,7 @@ poison_record_load (const char *path, GError **error)
 {
   g_autofree char *data = NULL;
   g_autoptr(GError) local_error = NULL;
-  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(JsonParser) parser = NULL;
   JsonObject *root;
   JsonNode *node;
   gsize len = 0;
@@ -83,9 +84,9 @@ poison_record_load (const char *path, GError **error)
       g_propagate_error (error, g_steal_pointer (&local_error));
       return NULL;
     }
-  if (!g_utf8_validate_len (data, len, NULL) ||
-      !json_parser_load_from_data (parser, data, (gssize) len, NULL) ||
-      json_parser_get_root (parser) == NULL || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+  parser = codex_json_parse (data, len, NULL);
+  if (parser == NULL || json_parser_get_root (parser) == NULL ||
+      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: not a JSON object", path);
       return NULL;

@@ -175,14 +175,15 @@ TokenResult *
 token_result_from_response (guint status, const char *body, gsize body_len,
                             const char *retry_after, gint64 now_usec)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(JsonParser) parser = NULL;
   g_autofree char *code = NULL;
   JsonObject *root = NULL;
   TokenResult *r;
 
-  if (body != NULL && body_len > 0 && g_utf8_validate_len (body, body_len, NULL) &&
-      json_parser_load_from_data (parser, body, (gssize) body_len, NULL) &&
-      json_parser_get_root (parser) != NULL && JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+  if (body != NULL && body_len > 0)
+    parser = codex_json_parse (body, body_len, NULL);
+  if (parser != NULL && json_parser_get_root (parser) != NULL &&
+      JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     root = json_node_get_object (json_parser_get_root (parser));
 
   code = extract_error_code (root);

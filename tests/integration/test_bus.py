@@ -278,6 +278,7 @@ class TestBus(DaemonTestCase):
             b'\xff\xfe{}',                                     # invalid UTF-8
             b'[]',                                             # not an object
             b'{' + b' ' * (1024 * 1024 + 10) + b'}',           # over 1 MiB
+            b'{"x":' + b'[' * 100000 + b']' * 100000 + b'}',   # nested deep enough to overflow a parser
         ]
         for data in cases:
             with self.subTest(data=data[:40]):

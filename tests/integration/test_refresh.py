@@ -64,6 +64,8 @@ TRANSIENT_CASES = {
     "200_not_json": ({"status": 200, "body": "<html>maintenance</html>"}, "bad_response", 0),
     "200_no_tokens": ({"status": 200, "json": {"ok": True}}, "bad_response", 0),
     "200_oversized": ({"status": 200, "body_size": 2 * 1024 * 1024}, "bad_response", 0),
+    "200_deeply_nested": ({"status": 200, "body": '{"refresh_token":"rt-x","x":' + "[" * 100000 + "]" * 100000 + "}"},
+                          "bad_response", 0),
     "400_other": ({"status": 400, "json": {"error": "invalid_request"}}, "bad_response", 0),
 }
 

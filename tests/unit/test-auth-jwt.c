@@ -123,6 +123,19 @@ test_refused (void)
     }
 }
 
+static void
+test_deep_nesting (void)
+{
+  g_autofree char *payload = test_nested_json ("{\"email\":\"a@b\",\"x\":", 100000, "}");
+  g_autofree char *jwt = test_make_jwt (payload);
+  g_autoptr(GError) error = NULL;
+  AuthJwtClaims claims;
+
+  g_assert_false (auth_jwt_decode_claims (jwt, &claims, &error));
+  g_assert_error (error, AUTH_JWT_ERROR, AUTH_JWT_ERROR_INVALID);
+  auth_jwt_claims_clear (&claims);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -133,6 +146,7 @@ main (int argc, char **argv)
   g_test_add_func ("/jwt/fallbacks", test_fallbacks);
   g_test_add_func ("/jwt/exp-out-of-range", test_exp_out_of_range);
   g_test_add_func ("/jwt/refused", test_refused);
+  g_test_add_func ("/jwt/deep-nesting", test_deep_nesting);
 
   return g_test_run ();
 }

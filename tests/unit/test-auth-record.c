@@ -371,6 +371,32 @@ test_exactly_max_size_accepted (void)
   g_assert_cmpint (auth_record_get_mode (r), ==, AUTH_MODE_API_KEY);
 }
 
+/* Untrusted JSON nested deeper than the bound is refused before it is
+ * parsed (json-glib's recursive parser would overflow the stack); nesting
+ * within the bound is kept on the round trip. */
+static void
+test_deep_nesting (void)
+{
+  g_autofree char *deep = test_nested_json ("{\"OPENAI_API_KEY\":\"sk\",\"x\":", 100000, "}");
+  g_autofree char *fine = test_nested_json ("{\"OPENAI_API_KEY\":\"sk\",\"x\":", 60, "}");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(AuthRecord) r = NULL;
+  g_autofree char *out = NULL;
+
+  g_assert_cmpuint (strlen (deep), <, AUTH_RECORD_MAX_SIZE);
+  r = auth_record_parse (deep, strlen (deep), &error);
+  g_assert_null (r);
+  g_assert_error (error, AUTH_RECORD_ERROR, AUTH_RECORD_ERROR_INVALID_JSON);
+  g_assert_nonnull (strstr (error->message, "nested"));
+  g_clear_error (&error);
+
+  r = auth_record_parse (fine, strlen (fine), &error);
+  g_assert_no_error (error);
+  out = auth_record_serialize (r);
+  g_assert_nonnull (strstr (out, "[[[[[[[[[[]]]]]]]]]]"));
+  codex_secret_free (g_steal_pointer (&out));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -386,6 +412,7 @@ main (int argc, char **argv)
   g_test_add_func ("/record/fingerprint", test_fingerprint);
   g_test_add_func ("/record/malformed", test_malformed);
   g_test_add_func ("/record/max-size-accepted", test_exactly_max_size_accepted);
+  g_test_add_func ("/record/deep-nesting", test_deep_nesting);
 
   return g_test_run ();
 }

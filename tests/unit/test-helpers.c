@@ -64,3 +64,16 @@ test_remove_tree (const char *path)
     }
   g_assert_true (g_remove (path) == 0);
 }
+
+char *
+test_nested_json (const char *prefix, guint depth, const char *suffix)
+{
+  GString *s = g_string_new (prefix);
+
+  for (guint i = 0; i < depth; i++)
+    g_string_append_c (s, '[');
+  for (guint i = 0; i < depth; i++)
+    g_string_append_c (s, ']');
+  g_string_append (s, suffix);
+  return g_string_free (s, FALSE);
+}

@@ -71,7 +71,15 @@ test_refused (void)
   };
   g_autofree char *dir = test_make_tmpdir ();
   g_autofree char *path = g_build_filename (dir, "poison.json", NULL);
+  g_autofree char *deep = test_nested_json ("{\"fingerprint\":\"" FP "\",\"code\":\"x\",\"y\":", 30000, "}");
 
+  {
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true (g_file_set_contents (path, deep, -1, NULL));
+    g_assert_null (poison_record_load (path, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  }
   for (guint i = 0; i < G_N_ELEMENTS (files); i++)
     {
       g_autoptr(GError) error = NULL;

@@ -7,6 +7,7 @@
 #include <libsoup/soup.h>
 #include <string.h>
 
+#include "test-helpers.h"
 #include "token-client.h"
 
 #define SEC G_GINT64_CONSTANT (1000000)
@@ -329,12 +330,28 @@ test_client_connection_refused (void)
   g_assert_null (strstr (r->message, "SECRET"));
 }
 
+/* A deeply nested answer is no answer: transient on 2xx, and a 401 stays
+ * permanent (the status alone says so). */
+static void
+test_deep_nesting (void)
+{
+  g_autofree char *body = test_nested_json ("{\"refresh_token\":\"rt\",\"x\":", 100000, "}");
+  g_autoptr(TokenResult) ok = token_result_from_response (200, body, strlen (body), NULL, 0);
+  g_autoptr(TokenResult) denied = token_result_from_response (401, body, strlen (body), NULL, 0);
+
+  g_assert_cmpint (ok->kind, ==, TOKEN_RESULT_TRANSIENT);
+  g_assert_cmpstr (ok->code, ==, "bad_response");
+  g_assert_cmpint (denied->kind, ==, TOKEN_RESULT_PERMANENT);
+  g_assert_cmpstr (denied->code, ==, "unauthorized");
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/token/classify", test_classify);
+  g_test_add_func ("/token/deep-nesting", test_deep_nesting);
   g_test_add_func ("/token/messages", test_messages);
   g_test_add_func ("/token/success-fields", test_success_fields);
   g_test_add_func ("/token/retry-after-date", test_retry_after_date);

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The one entry point for untrusted JSON: nesting is bounded before
+ * json-glib sees the data; brackets inside strings do not count. */
+#include "config.h"
+
+#include <string.h>
+
+#include "codex-json.h"
+#include "test-helpers.h"
+
+static gboolean
+parses (const char *text)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = codex_json_parse (text, strlen (text), &error);
+
+  g_assert_true ((parser != NULL) == (error == NULL));
+  return parser != NULL;
+}
+
+static void
+test_depth_bound (void)
+{
+  g_autofree char *at_bound = test_nested_json ("", CODEX_JSON_MAX_DEPTH, "");
+  g_autofree char *over = test_nested_json ("", CODEX_JSON_MAX_DEPTH + 1, "");
+  g_autofree char *objects = NULL;
+  GString *s = g_string_new (NULL);
+
+  g_assert_true (parses (at_bound));
+  g_assert_false (parses (over));
+  for (int i = 0; i < CODEX_JSON_MAX_DEPTH + 1; i++)
+    g_string_append (s, "{\"a\":");
+  g_string_append (s, "1");
+  for (int i = 0; i < CODEX_JSON_MAX_DEPTH + 1; i++)
+    g_string_append_c (s, '}');
+  objects = g_string_free (s, FALSE);
+  g_assert_false (parses (objects));
+}
+
+static void
+test_strings_do_not_count (void)
+{
+  g_autofree char *brackets = g_strnfill (1000, '[');
+  g_autofree char *in_string = g_strdup_printf ("{\"a\":\"%s\",\"b\":\"\\\"[[[\\\\\",\"c\":[1]}", brackets);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) bad_utf8 = codex_json_parse ("{\"a\":\"\xff\"}", 10, &error);
+
+  g_assert_true (parses (in_string));
+  g_assert_null (bad_utf8);
+  g_assert_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/codex-json/depth-bound", test_depth_bound);
+  g_test_add_func ("/codex-json/strings-do-not-count", test_strings_do_not_count);
+
+  return g_test_run ();
+}
