@@ -3,8 +3,10 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <glib-unix.h>
 #include <locale.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -153,6 +155,10 @@ main (int argc, char **argv)
   Daemon d = { .exit_status = EXIT_SUCCESS };
   int r;
 
+  /* 0. Tokens live in this process's memory: no core dump may carry them,
+   * and no other process of the user may ptrace it to read them. */
+  if (prctl (PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+    g_warning ("Cannot make the process non-dumpable: %s, ignoring", g_strerror (errno));
   setlocale (LC_ALL, "");
   /* 1. The command line, then every setting decided. */
   r = parse_command_line (&argc, &argv, &options, &replace);

@@ -3,6 +3,8 @@
 
 import json
 import os
+import shutil
+import tempfile
 import subprocess
 import sys
 import time
@@ -387,6 +389,34 @@ print("PING")
         self.assertEqual(self.get_auth_status(True, False), ("apikey", "sk-private", True))
 
     # -- process -----------------------------------------------------------
+
+    def test_not_dumpable(self):
+        """No core dump (or ptrace by the user's other processes) can read
+        the tokens: the kernel gives a non-dumpable process's /proc files to
+        root, which shows when the daemon runs as another user."""
+        if os.geteuid() != 0:
+            self.skipTest("needs root to run the daemon as another user")
+        home = tempfile.mkdtemp(prefix="codex-authd-nobody-")  # reachable by nobody, unlike self.tmp
+        self.addCleanup(shutil.rmtree, home, True)
+        os.chown(home, 65534, 65534)
+        env = dict(self.env, HOME=home, CODEX_HOME=os.path.join(home, ".codex"),
+                   XDG_STATE_HOME=os.path.join(home, "state"), XDG_CONFIG_HOME=os.path.join(home, "config"))
+        log = os.path.join(self.tmp, "nobody.log")
+        with open(log, "w") as logf:
+            proc = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                     self.binary, "--verbose", "--store", "file"],
+                                    env=env, stdout=logf, stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: self.name_has_owner() or proc.poll() is not None, timeout=10,
+                       what="the daemon running as nobody")
+            self.assertIsNone(proc.poll(), open(log).read())
+            with open(f"/proc/{proc.pid}/status") as f:
+                uids = [line.split()[1] for line in f if line.startswith("Uid:")]
+            self.assertEqual(uids, ["65534"])
+            self.assertEqual(os.stat(f"/proc/{proc.pid}/status").st_uid, 0, "the daemon is dumpable")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
 
     def test_second_instance_and_replace(self):
         first = self.start_daemon()
