@@ -66,6 +66,7 @@ enum {
 static guint signals[N_SIGNALS];
 
 static void start_load (AuthManager *self);
+static void finish_refresh (AuthManager *self);
 static void schedule_save_retry (AuthManager *self);
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -238,6 +239,29 @@ persist_poison (AuthManager *self, const PoisonRecord *record)
   self->poison_write_queued = TRUE;
   op_begin (self);
   write_queue_push (self->writes, "the poison record", poison_write_start, poison_write_done, self, NULL);
+}
+
+static void
+poison_written_finish_refresh (gpointer data, GAsyncResult *result)
+{
+  AuthManager *self = data;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    g_warning ("Cannot update the poison record: %s, ignoring", error->message);
+  finish_refresh (self);
+}
+
+/* Records a permanent failure found by the refresh in flight, and ends that
+ * refresh (releasing auth.lock) only once the record is written: another
+ * instance waiting for the lock then reads it, and sends nothing. */
+static void
+persist_poison_then_finish_refresh (AuthManager *self, const PoisonRecord *record)
+{
+  g_clear_pointer (&self->poison_to_write, poison_record_free);
+  self->poison_to_write = poison_record_copy (record);
+  write_queue_push (self->writes, "the poison record, before releasing the lock", poison_write_start,
+                    poison_written_finish_refresh, self, NULL);
 }
 
 /* The persisted poison record applies while its fingerprint is that of the
@@ -449,8 +473,6 @@ apply_save_result (AuthManager *self, AuthRecord *record, GAsyncResult *result)
     note_save_failed (self, error);
 }
 
-static void finish_refresh (AuthManager *self);
-
 /* The save of a refreshed record, a write-queue job: right after the
  * refresh (under its lock; the refresh ends when the save does), or as a
  * retry (which saves whatever refreshed record is newest when it starts). */
@@ -619,11 +641,11 @@ verify_permanent_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   g_clear_pointer (&self->poison, poison_record_free);
   self->poison = poison_record_copy (poison);
   reset_backoff (self);
-  if (snapshot != NULL)
-    persist_poison (self, poison);
-  else
-    g_warning ("Cannot re-read the store (%s); the poison is kept in memory only", error->message);
-  finish_refresh (self);
+  /* Recorded even when the store could not be read again: nothing says the
+   * credentials changed. */
+  if (snapshot == NULL)
+    g_message ("Cannot re-read the store (%s); recording the failure all the same", error->message);
+  persist_poison_then_finish_refresh (self, poison);
 }
 
 static void

@@ -69,6 +69,11 @@ typedef struct {
   gboolean hold_saves;
   GTask *held_save;
   AuthRecord *held_record;
+  /* When set, a poison-record write waits in held_poison_write. */
+  gboolean hold_poison_writes;
+  GTask *held_poison_write;
+  /* Loads that fail with a store error, counted down (0: none fail). */
+  guint loads_fail;
   guint poison_writes;
   /* Token endpoint: scripted results (TokenResult*), the refresh tokens
    * sent, and, when holding, the request not answered yet. */
@@ -98,8 +103,15 @@ fake_load (AuthBackend *b, GAsyncReadyCallback cb, gpointer data)
 {
   FakeBackend *f = (FakeBackend *) b;
   g_autoptr(GTask) task = g_task_new (NULL, NULL, cb, data);
-  AuthSnapshot *snap = g_new0 (AuthSnapshot, 1);
+  AuthSnapshot *snap;
 
+  if (f->loads_fail > 0)
+    {
+      f->loads_fail--;
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED, "the store cannot be read");
+      return;
+    }
+  snap = g_new0 (AuthSnapshot, 1);
   snap->record = f->stored != NULL ? auth_record_ref (f->stored) : NULL;
   snap->poison = f->poison != NULL ? poison_record_copy (f->poison) : NULL;
   g_task_return_pointer (task, snap, (GDestroyNotify) auth_snapshot_free);
@@ -176,6 +188,12 @@ fake_save_poison (AuthBackend *b, const PoisonRecord *poison, GAsyncReadyCallbac
   f->poison_writes++;
   g_clear_pointer (&f->poison, poison_record_free);
   f->poison = poison != NULL ? poison_record_copy (poison) : NULL;
+  if (f->hold_poison_writes)
+    {
+      g_assert_null (f->held_poison_write);
+      f->held_poison_write = g_steal_pointer (&task);
+      return;
+    }
   g_task_return_boolean (task, TRUE);
 }
 
@@ -249,6 +267,7 @@ fake_free (AuthBackend *b)
   g_ptr_array_unref (f->sent);
   g_assert_null (f->held);
   g_assert_null (f->held_save);
+  g_assert_null (f->held_poison_write);
   g_free (f);
 }
 
@@ -763,6 +782,12 @@ test_save_failure_keeps_rotated_token (void)
   fixture_stop (&fx);
 }
 
+static void
+fail_next_load (gpointer fake)
+{
+  ((FakeBackend *) fake)->loads_fail = 1;
+}
+
 /* Completes the save the fake holds: it lands in the store. */
 static void
 complete_held_save (Fixture *fx)
@@ -848,6 +873,52 @@ test_save_retry_does_not_overtake_login (void)
   fixture_stop (&fx);
 }
 
+/* The poison record is on disk before auth.lock is released, so that
+ * another instance that takes the lock next reads it and sends nothing. */
+static void
+test_poison_written_before_lock_release (void)
+{
+  Fixture fx = { 0 };
+  guint done = 0;
+  g_autoptr(GTask) write = NULL;
+
+  fixture_start (&fx, chatgpt_record ("rt-doomed", T0 + 3600 * SEC, 0, "a"));
+  fx.fake->hold_poison_writes = TRUE;
+  script (&fx, permanent ("refresh_token_reused"));
+  auth_manager_refresh_async (fx.manager, refresh_done, &done);
+  spin_until_idle ();
+  g_assert_nonnull (fx.fake->held_poison_write);
+  /* Written, not finished: the lock is still held. */
+  g_assert_true (fx.fake->holds_lock);
+
+  write = g_steal_pointer (&fx.fake->held_poison_write);
+  g_task_return_boolean (write, TRUE);
+  spin_until_idle ();
+  g_assert_false (fx.fake->holds_lock);
+  g_assert_cmpuint (done, ==, 1);
+  assert_status (&fx, "state", "poisoned");
+  fixture_stop (&fx);
+}
+
+/* A permanent failure whose check of the store fails is still recorded:
+ * nothing says the credentials changed, and not recording it would let a
+ * restart send the dead token again. */
+static void
+test_poison_recorded_when_reread_fails (void)
+{
+  Fixture fx = { 0 };
+
+  fixture_start (&fx, chatgpt_record ("rt-doomed", T0 + 3600 * SEC, 0, "a"));
+  script (&fx, permanent ("refresh_token_expired"));
+  /* The load under the lock succeeds; the re-read after the answer fails. */
+  fx.fake->on_request = fail_next_load;
+  g_assert_null (client_call (&fx, TRUE, TRUE));
+  assert_status (&fx, "state", "poisoned");
+  g_assert_nonnull (fx.fake->poison);
+  g_assert_cmpstr (fx.fake->poison->code, ==, "refresh_token_expired");
+  fixture_stop (&fx);
+}
+
 static void
 test_apikey_never_refreshes (void)
 {
@@ -883,6 +954,8 @@ main (int argc, char **argv)
   g_test_add_func ("/manager/save-failure-keeps-rotated-token", test_save_failure_keeps_rotated_token);
   g_test_add_func ("/manager/apikey-never-refreshes", test_apikey_never_refreshes);
   g_test_add_func ("/manager/logout-waits-for-save", test_logout_waits_for_save);
+  g_test_add_func ("/manager/poison-written-before-lock-release", test_poison_written_before_lock_release);
+  g_test_add_func ("/manager/poison-recorded-when-reread-fails", test_poison_recorded_when_reread_fails);
   g_test_add_func ("/manager/save-retry-does-not-overtake-login", test_save_retry_does_not_overtake_login);
 
   return g_test_run ();
