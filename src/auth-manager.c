@@ -667,12 +667,24 @@ refresh_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   switch (result->kind)
     {
     case TOKEN_RESULT_SUCCESS:
+      if (result->message != NULL)
+        g_warning ("%s", result->message);
       refreshed = auth_record_new_refreshed (self->record, result->id_token, result->access_token,
                                              result->refresh_token, now_usec (self), &error);
+      if (refreshed == NULL && result->id_token != NULL)
+        {
+          /* A new id_token that does not parse must not cost the rotated
+           * refresh token: keep the previous id_token and its claims. */
+          g_warning ("The token server sent an id_token that cannot be used (%s); keeping the previous "
+                     "one and the other new tokens", error->message);
+          g_clear_error (&error);
+          refreshed = auth_record_new_refreshed (self->record, NULL, result->access_token,
+                                                 result->refresh_token, now_usec (self), &error);
+        }
       if (refreshed == NULL)
         {
           g_autoptr(TokenResult) bad = token_result_new_transient (
-              "bad_response", "The token server sent an invalid id_token; will retry.");
+              "bad_response", "The token server sent tokens that cannot be used; will retry.");
           g_debug ("Refreshed record rejected: %s", error->message);
           bad->http_status = result->http_status;
           note_transient (self, bad);

@@ -124,11 +124,16 @@ parse_retry_after (const char *value, gint64 now_usec)
   return CLAMP (delay, 0, TOKEN_MAX_RETRY_AFTER_USEC);
 }
 
+/* A 2xx answer: every field that is a non-empty string is taken; a field
+ * of another type, or empty, is left out and named in the result's message
+ * (for the log), so that a usable new refresh_token is never thrown away
+ * because a field beside it is broken. Nothing usable: bad_response. */
 static TokenResult *
 parse_success (guint status, JsonObject *root)
 {
   static const char *const fields[] = { "id_token", "access_token", "refresh_token" };
   CodexSecret **targets[3];
+  g_autoptr(GString) invalid = g_string_new (NULL);
   TokenResult *r;
   gboolean any = FALSE;
 
@@ -153,10 +158,8 @@ parse_success (guint status, JsonObject *root)
       if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING ||
           json_node_get_string (node)[0] == '\0')
         {
-          token_result_free (r);
-          return result_new (TOKEN_RESULT_TRANSIENT, "bad_response",
-                             g_strdup_printf ("The token server's answer has an invalid \"%s\"; "
-                                              "will retry.", fields[i]), status);
+          g_string_append_printf (invalid, "%s\"%s\"", invalid->len > 0 ? ", " : "", fields[i]);
+          continue;
         }
       *targets[i] = codex_secret_dup (json_node_get_string (node));
       codex_json_wipe_string_member (root, fields[i]);
@@ -165,9 +168,16 @@ parse_success (guint status, JsonObject *root)
   if (!any)
     {
       token_result_free (r);
+      if (invalid->len > 0)
+        return result_new (TOKEN_RESULT_TRANSIENT, "bad_response",
+                           g_strdup_printf ("The token server's answer has an invalid %s and no "
+                                            "usable token; will retry.", invalid->str), status);
       return result_new (TOKEN_RESULT_TRANSIENT, "bad_response",
                          g_strdup ("The token server's answer carries no token; will retry."), status);
     }
+  if (invalid->len > 0)
+    r->message = g_strdup_printf ("The token server's answer has an invalid %s; the other fields "
+                                  "are used.", invalid->str);
   return r;
 }
 

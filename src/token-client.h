@@ -23,7 +23,9 @@ typedef enum {
 
 typedef struct {
   TokenResultKind kind;
-  /* Failures: the RefreshError code and a message a person can act on. */
+  /* Failures: the RefreshError code and a message a person can act on.
+   * Success: code NULL; message set when fields of the answer were left
+   * out as invalid (for the log; it never quotes the answer). */
   char *code;
   char *message;
   guint http_status;        /* 0 when no HTTP response arrived */

@@ -173,6 +173,28 @@ class RefreshTestCase(DaemonTestCase):
 
 class TestRefresh(RefreshTestCase):
 
+    def test_partly_usable_answer_keeps_rotated_token(self):
+        """A 2xx answer with an id_token that is not a JWT and an empty field
+        beside a new refresh_token: the rotated token is used and saved."""
+        record = chatgpt_record(refresh="rt-before")
+        self.write_auth_atomically(record)
+        new = token_response(tag="partly", refresh="rt-after", id_token="not-a-jwt")
+        new["json"]["token_type"] = ""
+        self.token_server.script([new, token_response(tag="next", refresh="rt-next")])
+        self.start_daemon()
+        self.assertEqual(self.get_auth_status(True, True)[1], new["json"]["access_token"])
+        saved = self.read_auth()
+        self.assertEqual(saved["tokens"]["refresh_token"], "rt-after")
+        self.assertEqual(saved["tokens"]["id_token"], record["tokens"]["id_token"])
+        self.assertEqual(self.prop("RefreshState"), "ok")
+        self.assertIn("id_token that cannot be used", self.daemon_log())
+        self.assertNotIn("not-a-jwt", self.daemon_log())
+        self.assertNotIn("rt-after", self.daemon_log())
+        # The next refresh sends the rotated token.
+        time.sleep(31)
+        self.get_auth_status(True, True)
+        self.assertEqual(json.loads(self.token_server.requests()[1]["body"])["refresh_token"], "rt-after")
+
     def test_success_merges_and_persists(self):
         record = chatgpt_record(refresh="rt-original", last_refresh="2026-01-01T00:00:00Z")
         record["future_field"] = {"kept": [1, 2, 3]}

@@ -919,6 +919,30 @@ test_poison_recorded_when_reread_fails (void)
   fixture_stop (&fx);
 }
 
+/* A success whose id_token is not a JWT still rotates the refresh token:
+ * the new refresh and access tokens are used and saved with the previous
+ * id_token, and the next refresh sends the new refresh token. */
+static void
+test_bad_id_token_keeps_rotated_token (void)
+{
+  Fixture fx = { 0 };
+  TokenResult *r = success ("access-2", "rt-2");
+
+  fixture_start (&fx, chatgpt_record ("rt-1", T0 + 3600 * SEC, 0, "a"));
+  r->id_token = codex_secret_dup ("not-a-jwt");
+  script (&fx, r);
+  g_assert_cmpstr (client_call (&fx, TRUE, TRUE), ==, "access-2");
+  g_assert_cmpstr (auth_record_get_refresh_token (fx.fake->stored), ==, "rt-2");
+  g_assert_cmpstr (auth_record_get_email (fx.fake->stored), ==, "u@example.com");
+  assert_status (&fx, "state", "ok");
+
+  fx.fake->now += 31 * SEC;
+  script (&fx, success ("access-3", "rt-3"));
+  g_assert_cmpstr (client_call (&fx, TRUE, TRUE), ==, "access-3");
+  g_assert_cmpstr (g_ptr_array_index (fx.fake->sent, 1), ==, "rt-2");
+  fixture_stop (&fx);
+}
+
 static void
 test_apikey_never_refreshes (void)
 {
@@ -954,6 +978,7 @@ main (int argc, char **argv)
   g_test_add_func ("/manager/save-failure-keeps-rotated-token", test_save_failure_keeps_rotated_token);
   g_test_add_func ("/manager/apikey-never-refreshes", test_apikey_never_refreshes);
   g_test_add_func ("/manager/logout-waits-for-save", test_logout_waits_for_save);
+  g_test_add_func ("/manager/bad-id-token-keeps-rotated-token", test_bad_id_token_keeps_rotated_token);
   g_test_add_func ("/manager/poison-written-before-lock-release", test_poison_written_before_lock_release);
   g_test_add_func ("/manager/poison-recorded-when-reread-fails", test_poison_recorded_when_reread_fails);
   g_test_add_func ("/manager/save-retry-does-not-overtake-login", test_save_retry_does_not_overtake_login);

@@ -345,6 +345,23 @@ test_deep_nesting (void)
   g_assert_cmpstr (denied->code, ==, "unauthorized");
 }
 
+/* A 2xx answer with a broken field beside a usable refresh_token is a
+ * success with what is usable: the rotated token must not be dropped. */
+static void
+test_partly_usable (void)
+{
+  const char *body = "{\"id_token\":5,\"access_token\":\"\",\"refresh_token\":\"rt-new\"}";
+  g_autoptr(TokenResult) r = token_result_from_response (200, body, strlen (body), NULL, 0);
+
+  g_assert_cmpint (r->kind, ==, TOKEN_RESULT_SUCCESS);
+  g_assert_cmpstr (r->refresh_token, ==, "rt-new");
+  g_assert_null (r->id_token);
+  g_assert_null (r->access_token);
+  g_assert_nonnull (strstr (r->message, "\"id_token\""));
+  g_assert_nonnull (strstr (r->message, "\"access_token\""));
+  g_assert_null (strstr (r->message, "rt-new"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -352,6 +369,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/token/classify", test_classify);
   g_test_add_func ("/token/deep-nesting", test_deep_nesting);
+  g_test_add_func ("/token/partly-usable", test_partly_usable);
   g_test_add_func ("/token/messages", test_messages);
   g_test_add_func ("/token/success-fields", test_success_fields);
   g_test_add_func ("/token/retry-after-date", test_retry_after_date);
