@@ -175,31 +175,62 @@ reply_auth_status (AuthBus *self, sd_bus_message *m, gboolean include_token)
 
 static int reply_auth_status_details (AuthBus *self, sd_bus_message *m, gboolean include_token);
 
-/* A call waiting for the refresh in flight. */
+/* A call waiting for the refresh in flight. It is answered when the
+ * refresh ends or when AUTH_BUS_ANSWER_BOUND_MS have passed, whichever comes
+ * first, and freed when both have happened. */
 typedef struct {
   AuthBus *self;
   sd_bus_message *m;
   gboolean include_token;
   gboolean details;
+  guint bound_id;
+  gboolean refresh_over;
 } PendingCall;
 
 static void
-refresh_wait_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+pending_call_answer (PendingCall *call)
 {
-  PendingCall *call = user_data;
   int r;
 
-  auth_manager_refresh_finish (AUTH_MANAGER (source), result);
-  /* Whatever the refresh gave, answer with what there is now: a refresh
-   * failure never fails the call. */
+  if (call->m == NULL)
+    return;
+  /* Whatever the refresh gave (or while it carries on), answer with what
+   * there is now: a refresh never fails the call. */
   if (call->details)
     r = reply_auth_status_details (call->self, call->m, call->include_token);
   else
     r = reply_auth_status (call->self, call->m, call->include_token);
   if (r < 0)
     g_debug ("Cannot reply after the refresh: %s, ignoring", g_strerror (-r));
-  sd_bus_message_unref (call->m);
-  g_free (call);
+  g_clear_pointer (&call->m, sd_bus_message_unref);
+}
+
+static gboolean
+answer_bound_cb (gpointer user_data)
+{
+  PendingCall *call = user_data;
+
+  call->bound_id = 0;
+  g_debug ("The refresh takes longer than %d ms: answering with what there is", AUTH_BUS_ANSWER_BOUND_MS);
+  pending_call_answer (call);
+  if (call->refresh_over)
+    g_free (call);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+refresh_wait_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PendingCall *call = user_data;
+
+  auth_manager_refresh_finish (AUTH_MANAGER (source), result);
+  call->refresh_over = TRUE;
+  pending_call_answer (call);
+  if (call->bound_id != 0)
+    {
+      g_clear_handle_id (&call->bound_id, g_source_remove);
+      g_free (call);
+    }
 }
 
 /* Answers now, or after a refresh when one is asked for or due. */
@@ -218,6 +249,7 @@ answer_or_wait (AuthBus *self, sd_bus_message *m, gboolean include_token, gboole
   call->m = sd_bus_message_ref (m);
   call->include_token = include_token;
   call->details = details;
+  call->bound_id = g_timeout_add (AUTH_BUS_ANSWER_BOUND_MS, answer_bound_cb, call);
   auth_manager_refresh_async (self->manager, refresh_wait_cb, call);
   return 1;
 }

@@ -10,6 +10,11 @@
  * PropertiesChanged batching. The only module that speaks D-Bus. */
 typedef struct _AuthBus AuthBus;
 
+/* A call that waits for a refresh is answered after at most this long,
+ * with what the daemon has then (the refresh carries on): well inside the
+ * 25 s default timeout of sd-bus and GDBus clients. */
+#define AUTH_BUS_ANSWER_BOUND_MS 15000
+
 AuthBus *auth_bus_new (sd_bus *bus, AuthManager *manager, GError **error);
 void auth_bus_free (AuthBus *self);
 

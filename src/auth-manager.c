@@ -730,6 +730,18 @@ load_under_lock_cb (GObject *source, GAsyncResult *res, gpointer user_data)
       finish_refresh (self);
       return;
     }
+  if (snapshot == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BUSY))
+    {
+      /* Another program held auth.lock past the wait: a transient failure,
+       * with backoff, so that calls do not each wait for the lock again. */
+      g_autoptr(TokenResult) busy = token_result_new_transient (
+          "timeout", "Another program kept the Codex credentials locked (auth.lock); will retry.");
+
+      g_message ("%s", error->message);
+      note_transient (self, busy);
+      finish_refresh (self);
+      return;
+    }
   if (snapshot == NULL && !g_str_equal (store_state_for (error), "error"))
     {
       /* Locked or gone: nobody can change it now either. Refresh what is

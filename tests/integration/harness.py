@@ -341,8 +341,10 @@ class DaemonTestCase(unittest.TestCase):
             return name, e.message
         self.fail(f"{method} succeeded but was expected to fail")
 
-    def get_auth_status(self, include_token=False, refresh_token=False):
-        return self.call("GetAuthStatus", GLib.Variant("(bb)", (include_token, refresh_token)))
+    def get_auth_status(self, include_token=False, refresh_token=False, timeout_ms=10000):
+        """-1 for @timeout_ms: the client library's default (25 s), as apps use."""
+        return self.call("GetAuthStatus", GLib.Variant("(bb)", (include_token, refresh_token)),
+                         timeout_ms=timeout_ms)
 
     def details(self, **options):
         opts = {k.replace("_", "-"): GLib.Variant("b", v) for k, v in options.items()}

@@ -195,6 +195,50 @@ class TestRefresh(RefreshTestCase):
         self.get_auth_status(True, True)
         self.assertEqual(json.loads(self.token_server.requests()[1]["body"])["refresh_token"], "rt-after")
 
+    def test_hanging_endpoint_answers_within_client_timeout(self):
+        """A refresh that hangs does not make the client time out: the call is
+        answered within the daemon's 15 s bound with what it has, and once
+        the request has timed out a later call shows the backoff."""
+        record = chatgpt_record(refresh="rt-slow")
+        self.write_auth_atomically(record)
+        self.token_server.script(default={"action": "hang"})
+        self.daemon_args = []  # not the class's short request timeout
+        self.start_daemon("--request-timeout", "20")
+        start = time.monotonic()
+        # -1: the client library's default timeout (25 s), as a GUI app uses.
+        reply = self.get_auth_status(True, True, timeout_ms=-1)
+        took = time.monotonic() - start
+        print(f"answered after {took:.1f} s")
+        self.assertLess(took, 20)
+        self.assertGreaterEqual(took, 14)
+        self.assertEqual(reply, ("chatgpt", record["tokens"]["access_token"], True))
+        self.assertEqual(self.prop("RefreshState"), "refreshing")
+        wait_until(lambda: self.prop("RefreshState") == "backoff", timeout=10, what="the request to time out")
+        self.assertEqual(self.prop("RefreshError"), "timeout")
+        # In backoff, calls are answered at once.
+        start = time.monotonic()
+        self.assertEqual(self.get_auth_status(True, True)[1], record["tokens"]["access_token"])
+        self.assertLess(time.monotonic() - start, 2)
+
+    def test_busy_lock_is_transient(self):
+        """auth.lock held by another program past the wait: backoff with
+        RefreshError=timeout, not a store error, and no second wait."""
+        import fcntl
+        record = chatgpt_record(refresh="rt-locked-out")
+        self.write_auth_atomically(record)
+        self.start_daemon()
+        with open(os.path.join(self.codex_home, "auth.lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self.assertEqual(self.get_auth_status(True, True, timeout_ms=-1)[1], record["tokens"]["access_token"])
+            props = self.all_props()
+            self.assertEqual(props["RefreshState"], "backoff")
+            self.assertEqual(props["RefreshError"], "timeout")
+            self.assertEqual(props["StoreState"], "ok")
+            start = time.monotonic()
+            self.get_auth_status(True, True)
+            self.assertLess(time.monotonic() - start, 2)
+        self.assertEqual(self.token_server.count(), 0)
+
     def test_success_merges_and_persists(self):
         record = chatgpt_record(refresh="rt-original", last_refresh="2026-01-01T00:00:00Z")
         record["future_field"] = {"kept": [1, 2, 3]}

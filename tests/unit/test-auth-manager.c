@@ -72,6 +72,8 @@ typedef struct {
   /* When set, a poison-record write waits in held_poison_write. */
   gboolean hold_poison_writes;
   GTask *held_poison_write;
+  /* auth.lock stays held by another process. */
+  gboolean lock_busy;
   /* Loads that fail with a store error, counted down (0: none fail). */
   guint loads_fail;
   guint poison_writes;
@@ -123,6 +125,13 @@ fake_load_under_lock (AuthBackend *b, GAsyncReadyCallback cb, gpointer data)
   FakeBackend *f = (FakeBackend *) b;
 
   g_assert_false (f->holds_lock);
+  if (f->lock_busy)
+    {
+      g_autoptr(GTask) task = g_task_new (NULL, NULL, cb, data);
+
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_BUSY, "auth.lock: still locked by another process");
+      return;
+    }
   f->holds_lock = TRUE;
   fake_load (b, cb, data);
 }
@@ -943,6 +952,32 @@ test_bad_id_token_keeps_rotated_token (void)
   fixture_stop (&fx);
 }
 
+/* A lock held by another program past the wait is a transient failure
+ * with backoff, not a store error: the calls after it do not wait again. */
+static void
+test_busy_lock_backs_off (void)
+{
+  Fixture fx = { 0 };
+  g_autofree char *access = NULL;
+
+  fixture_start (&fx, chatgpt_record ("rt-1", T0 + 3600 * SEC, 0, "a"));
+  access = g_strdup (auth_manager_get_token (fx.manager));
+  fx.fake->lock_busy = TRUE;
+  g_assert_cmpstr (client_call (&fx, TRUE, TRUE), ==, access);
+  assert_status (&fx, "state", "backoff");
+  assert_status (&fx, "store", "ok");
+  g_assert_false (auth_manager_refresh_needed (fx.manager, TRUE, TRUE));
+  g_assert_cmpuint (requests (&fx), ==, 0);
+
+  /* After the backoff, the lock is free again: the refresh goes through. */
+  fx.fake->lock_busy = FALSE;
+  fx.fake->now += 2 * SEC;
+  script (&fx, success ("access-2", "rt-2"));
+  g_assert_cmpstr (client_call (&fx, TRUE, TRUE), ==, "access-2");
+  assert_status (&fx, "state", "ok");
+  fixture_stop (&fx);
+}
+
 static void
 test_apikey_never_refreshes (void)
 {
@@ -978,6 +1013,7 @@ main (int argc, char **argv)
   g_test_add_func ("/manager/save-failure-keeps-rotated-token", test_save_failure_keeps_rotated_token);
   g_test_add_func ("/manager/apikey-never-refreshes", test_apikey_never_refreshes);
   g_test_add_func ("/manager/logout-waits-for-save", test_logout_waits_for_save);
+  g_test_add_func ("/manager/busy-lock-backs-off", test_busy_lock_backs_off);
   g_test_add_func ("/manager/bad-id-token-keeps-rotated-token", test_bad_id_token_keeps_rotated_token);
   g_test_add_func ("/manager/poison-written-before-lock-release", test_poison_written_before_lock_release);
   g_test_add_func ("/manager/poison-recorded-when-reread-fails", test_poison_recorded_when_reread_fails);
