@@ -14,6 +14,7 @@ struct _AuthManager {
 
   AuthBackend *backend;
   GCancellable *cancellable;
+  gboolean stopping; /* auth_manager_stop() runs: no new reads or refreshes */
   int pending_ops; /* backend operations not finished yet */
 
   /* The record in use (NULL: none). */
@@ -425,7 +426,7 @@ store_changed_cb (gpointer user_data)
 {
   AuthManager *self = user_data;
 
-  if (!g_cancellable_is_cancelled (self->cancellable))
+  if (!self->stopping)
     request_load (self, NULL);
 }
 
@@ -809,7 +810,7 @@ auth_manager_refresh_needed (AuthManager *self, gboolean force, gboolean want_to
 {
   gint64 now;
 
-  if (!is_chatgpt (self) || self->poison != NULL)
+  if (!is_chatgpt (self) || self->poison != NULL || self->stopping)
     return FALSE;
   now = now_usec (self);
   if (self->refreshing)
@@ -830,6 +831,11 @@ auth_manager_refresh_async (AuthManager *self, GAsyncReadyCallback callback, gpo
   g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
 
   g_task_set_source_tag (task, auth_manager_refresh_async);
+  if (self->stopping)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
   g_ptr_array_add (self->refresh_waiters, g_object_ref (task));
   if (!self->refreshing)
     start_refresh (self);
@@ -1089,10 +1095,25 @@ auth_manager_start (AuthManager *self, GError **error)
 void
 auth_manager_stop (AuthManager *self)
 {
-  g_cancellable_cancel (self->cancellable);
+  g_autoptr(GPtrArray) waiting = g_steal_pointer (&self->refresh_waiters);
+
+  self->stopping = TRUE;
   g_clear_handle_id (&self->save_retry_id, g_source_remove);
-  /* Reads and writes run in worker threads and are short and bounded; a
-   * request in flight is cancelled. Wait for all of them. */
+  /* Callers waiting for a refresh are answered now, with what there is. */
+  self->refresh_waiters = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < waiting->len; i++)
+    g_task_return_boolean (g_ptr_array_index (waiting, i), TRUE);
+  /* A token request in flight is not cancelled: the server may already
+   * have rotated the refresh token, and its answer is the only copy of the
+   * new one. It is bounded by the request timeout; its result is saved
+   * (and auth.lock released) before exiting, so an instance that replaces
+   * this one reads the new token instead of sending the old one. */
+  if (self->refreshing)
+    g_message ("Finishing the token request in flight before exiting");
+  while (self->refreshing || !write_queue_is_idle (self->writes))
+    g_main_context_iteration (NULL, TRUE);
+  g_cancellable_cancel (self->cancellable);
+  /* Reads still running in worker threads are short and bounded. */
   while (self->pending_ops > 0)
     g_main_context_iteration (NULL, TRUE);
   if (self->unsaved_refresh)

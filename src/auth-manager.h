@@ -37,8 +37,9 @@ AuthManager *auth_manager_new (AuthBackend *backend);
 /* Watches the store and performs the first load. */
 gboolean auth_manager_start (AuthManager *self, GError **error);
 
-/* Stops watching, cancels a refresh in flight and waits for the
- * operations still running (at shutdown). */
+/* At shutdown: answers the callers waiting for a refresh at once, lets a
+ * token request in flight finish (it is time-bounded) and saves its
+ * result, applies the store changes still queued, then returns. */
 void auth_manager_stop (AuthManager *self);
 
 /* Re-reads the store. Requests made while a read is running are served by

@@ -317,6 +317,16 @@ class DaemonTestCase(unittest.TestCase):
         with open(self.daemons[index][1], errors="replace") as f:
             return f.read()
 
+    def name_owner(self):
+        """The unique name owning BUS_NAME, None when nobody does."""
+        try:
+            reply = self.conn.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                        "GetNameOwner", GLib.Variant("(s)", (BUS_NAME,)), None,
+                                        Gio.DBusCallFlags.NONE, 5000, None)
+        except GLib.Error:
+            return None
+        return reply.unpack()[0]
+
     def name_has_owner(self):
         reply = self.conn.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus",
                                     "org.freedesktop.DBus", "NameHasOwner",

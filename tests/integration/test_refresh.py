@@ -4,6 +4,7 @@
 import json
 import os
 import socket
+import signal
 import stat
 import subprocess
 import sys
@@ -366,22 +367,74 @@ class TestRefresh(RefreshTestCase):
         self.assertEqual(pending[0][1], slow["json"]["access_token"])
 
     def test_sigterm_during_refresh(self):
-        # Stopping while a request is out cancels it and exits cleanly; the
-        # waiting caller still gets its answer first.
+        # Stopping while a request is out answers the waiting caller at once
+        # and exits once the request is over (here: its timeout).
         self.write_auth_atomically(chatgpt_record())
         self.token_server.script(default={"action": "hang"})
-        proc = self.start_daemon("--request-timeout", "60")
+        self.daemon_args = []
+        proc = self.start_daemon("--request-timeout", "4")
         pending = []
         self.conn.call(BUS_NAME, OBJECT_PATH, INTERFACE, "GetAuthStatus", GLib.Variant("(bb)", (True, True)),
                        None, Gio.DBusCallFlags.NONE, 60000, None,
-                       lambda c, r: pending.append(c.call_finish(r).unpack()))
+                       lambda c, r: pending.append((time.monotonic(), c.call_finish(r).unpack())))
         wait_until(lambda: self.token_server.count() == 1, timeout=10, what="the request")
         started = time.monotonic()
-        self.assertEqual(self.stop_daemon(proc), 0)
-        print(f"exited {time.monotonic() - started:.2f} s after SIGTERM with a request out")
+        proc.send_signal(signal.SIGTERM)
+        wait_until(lambda: pending, timeout=5, what="the waiting call's answer")
+        self.assertLess(pending[0][0] - started, 2, "the waiting caller was not answered at once")
+        self.assertEqual(pending[0][1][0], "chatgpt")
+        self.assertEqual(proc.wait(timeout=20), 0)
+        print(f"answered {pending[0][0] - started:.2f} s and exited {time.monotonic() - started:.2f} s "
+              "after SIGTERM with a request out")
         self.assertLess(time.monotonic() - started, 10)
-        wait_until(lambda: pending, timeout=10, what="the waiting call's answer")
-        self.assertEqual(pending[0][0], "chatgpt")
+        self.assertIn("Finishing the token request in flight", self.daemon_log())
+
+    def test_sigterm_saves_rotated_token(self):
+        """SIGTERM while the server is rotating the token: the answer is
+        awaited and saved, and the next start sends the new token."""
+        self.write_auth_atomically(chatgpt_record(refresh="rt-old"))
+        rotated = token_response(tag="rotated", refresh="rt-new")
+        rotated["delay"] = 2
+        self.token_server.script([rotated], default=token_response(tag="later", refresh="rt-later"))
+        self.daemon_args = []  # the default request timeout, longer than the delay
+        proc = self.start_daemon()
+        self.conn.call(BUS_NAME, OBJECT_PATH, INTERFACE, "GetAuthStatus", GLib.Variant("(bb)", (True, True)),
+                       None, Gio.DBusCallFlags.NONE, 60000, None, lambda c, r: None)
+        wait_until(lambda: self.token_server.count() == 1, timeout=10, what="the request")
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=20), 0)
+        self.assertEqual(self.read_auth()["tokens"]["refresh_token"], "rt-new")
+        self.start_daemon()
+        time.sleep(31)  # past the window in which a fresh refresh satisfies refresh_token=true
+        self.get_auth_status(True, True)
+        sent = [json.loads(r["body"])["refresh_token"] for r in self.token_server.requests()]
+        self.assertEqual(sent, ["rt-old", "rt-new"])
+
+    def test_replace_during_refresh_never_resends_old_token(self):
+        """--replace while the old instance's request is out: the new one
+        waits for the lock, reads the rotated token, and never sends the
+        old one."""
+        self.write_auth_atomically(chatgpt_record(refresh="rt-old", last_refresh="2026-01-01T00:00:00Z"))
+        rotated = token_response(tag="rotated", refresh="rt-new")
+        rotated["delay"] = 3
+        self.token_server.script([rotated], default={"status": 401, "json": {"error": {"code": "refresh_token_reused"}}})
+        self.daemon_args = []  # the default request timeout, longer than the delay
+        first = self.start_daemon()
+        first_owner = self.name_owner()
+        self.conn.call(BUS_NAME, OBJECT_PATH, INTERFACE, "GetAuthStatus", GLib.Variant("(bb)", (True, True)),
+                       None, Gio.DBusCallFlags.NONE, 60000, None, lambda c, r: None)
+        wait_until(lambda: self.token_server.count() == 1, timeout=10, what="the request")
+        second = self.start_daemon("--replace")
+        wait_until(lambda: self.name_owner() != first_owner, timeout=10, what="the new instance to own the name")
+        # The new instance is asked for a refresh at once: it waits for the
+        # lock the old one holds until its answer is saved.
+        self.assertEqual(self.get_auth_status(True, True, timeout_ms=-1)[1], rotated["json"]["access_token"])
+        self.assertEqual(first.wait(timeout=20), 0)
+        self.assertEqual(self.prop("RefreshState"), "ok")
+        sent = [json.loads(r["body"])["refresh_token"] for r in self.token_server.requests()]
+        self.assertEqual(sent, ["rt-old"])
+        self.assertEqual(self.read_auth()["tokens"]["refresh_token"], "rt-new")
+        self.assertIsNone(second.poll())
 
     def test_readonly_store_keeps_rotated_token(self):
         if os.geteuid() == 0:
