@@ -8,6 +8,7 @@
 #include "auth-backend.h"
 #include "auth-error.h"
 #include "credential-store.h"
+#include "rescue-record.h"
 #include "store-file.h"
 #include "store-secret.h"
 
@@ -18,6 +19,8 @@ auth_snapshot_free (AuthSnapshot *snapshot)
     return;
   g_clear_pointer (&snapshot->record, auth_record_unref);
   g_clear_pointer (&snapshot->poison, poison_record_free);
+  g_clear_pointer (&snapshot->rescue, auth_record_unref);
+  g_free (snapshot->rescue_base_fingerprint);
   g_free (snapshot);
 }
 
@@ -38,6 +41,7 @@ typedef struct {
   StoreSecret *secret; /* NULL in file mode */
   TokenClient *token_client;
   char *poison_path;
+  char *rescue_path;
   char *keyring_description;
   gboolean holds_lock; /* between load_under_lock() and release_lock() */
   int held_lock_fd;    /* the fd holding $CODEX_HOME/auth.lock, -1 if none was needed */
@@ -64,6 +68,7 @@ typedef struct {
   RealBackend *self;
   AuthRecord *record;   /* for a save */
   PoisonRecord *poison; /* for save_poison */
+  char *base_fingerprint; /* for save_rescue */
   gboolean lock_held;   /* auth.lock is held by load_under_lock() */
 } WorkData;
 
@@ -72,6 +77,7 @@ work_data_free (WorkData *w)
 {
   g_clear_pointer (&w->record, auth_record_unref);
   g_clear_pointer (&w->poison, poison_record_free);
+  g_free (w->base_fingerprint);
   g_free (w);
 }
 
@@ -272,25 +278,34 @@ load_data_free (LoadData *data)
   g_free (data);
 }
 
+/* The daemon's own records: the poison record and the rescue copy. */
 static void
-poison_load_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+state_load_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
   WorkData *w = task_data;
+  AuthSnapshot *state = g_new0 (AuthSnapshot, 1);
   g_autoptr(GError) error = NULL;
-  PoisonRecord *poison = poison_record_load (w->self->poison_path, &error);
 
+  state->poison = poison_record_load (w->self->poison_path, &error);
   if (error != NULL)
     g_warning ("Ignoring the poison record: %s", error->message);
-  g_task_return_pointer (task, poison, (GDestroyNotify) poison_record_free);
+  g_clear_error (&error);
+  state->rescue = rescue_record_load (w->self->rescue_path, &state->rescue_base_fingerprint, &error);
+  if (error != NULL)
+    g_warning ("Ignoring the rescue copy of refreshed tokens: %s", error->message);
+  g_task_return_pointer (task, state, (GDestroyNotify) auth_snapshot_free);
 }
 
 static void
-poison_loaded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+state_loaded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GTask) outer = user_data;
   LoadData *data = g_task_get_task_data (outer);
+  g_autoptr(AuthSnapshot) state = g_task_propagate_pointer (G_TASK (result), NULL);
 
-  data->snapshot->poison = g_task_propagate_pointer (G_TASK (result), NULL);
+  data->snapshot->poison = g_steal_pointer (&state->poison);
+  data->snapshot->rescue = g_steal_pointer (&state->rescue);
+  data->snapshot->rescue_base_fingerprint = g_steal_pointer (&state->rescue_base_fingerprint);
   g_task_return_pointer (outer, g_steal_pointer (&data->snapshot), (GDestroyNotify) auth_snapshot_free);
 }
 
@@ -308,7 +323,7 @@ store_loaded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       g_object_unref (outer);
       return;
     }
-  run_in_thread (data->self, NULL, poison_load_thread, poison_loaded_cb, outer);
+  run_in_thread (data->self, NULL, state_load_thread, state_loaded_cb, outer);
 }
 
 static GTask *
@@ -489,6 +504,36 @@ real_save_poison (AuthBackend *backend, const PoisonRecord *poison, GAsyncReadyC
 }
 
 static void
+rescue_save_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  WorkData *w = task_data;
+  GError *error = NULL;
+  gboolean ok;
+
+  if (w->record != NULL)
+    ok = rescue_record_save (w->self->rescue_path, w->record, w->base_fingerprint, &error);
+  else
+    ok = rescue_record_remove (w->self->rescue_path, &error);
+  return_outcome (task, ok, error);
+}
+
+static void
+real_save_rescue (AuthBackend *backend, AuthRecord *record, const char *base_fingerprint,
+                  GAsyncReadyCallback callback, gpointer user_data)
+{
+  RealBackend *self = (RealBackend *) backend;
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  WorkData *w = g_new0 (WorkData, 1);
+
+  w->self = self;
+  w->record = record != NULL ? auth_record_ref (record) : NULL;
+  w->base_fingerprint = g_strdup (base_fingerprint);
+  g_task_set_source_tag (task, real_save_rescue);
+  g_task_set_task_data (task, w, (GDestroyNotify) work_data_free);
+  g_task_run_in_thread (task, rescue_save_thread);
+}
+
+static void
 real_unlock_store (AuthBackend *backend, GAsyncReadyCallback callback, gpointer user_data)
 {
   RealBackend *self = (RealBackend *) backend;
@@ -544,6 +589,7 @@ real_free (AuthBackend *backend)
   g_clear_object (&self->secret);
   g_clear_pointer (&self->token_client, token_client_free);
   g_free (self->poison_path);
+  g_free (self->rescue_path);
   g_free (self->keyring_description);
   g_free (self);
 }
@@ -556,6 +602,7 @@ static const AuthBackendOps real_ops = {
   .save = real_save,
   .refresh = real_refresh,
   .save_poison = real_save_poison,
+  .save_rescue = real_save_rescue,
   .now = real_now,
   .random = real_random,
   .describe = real_describe,
@@ -568,7 +615,8 @@ static const AuthBackendOps real_ops = {
 
 AuthBackend *
 auth_backend_new_real (const char *codex_home, StoreMode mode, const char *token_url,
-                       guint timeout_seconds, const char *poison_path, GError **error)
+                       guint timeout_seconds, const char *poison_path, const char *rescue_path,
+                       GError **error)
 {
   g_autoptr(TokenClient) client = token_client_new (token_url, timeout_seconds, error);
   RealBackend *self;
@@ -597,6 +645,7 @@ auth_backend_new_real (const char *codex_home, StoreMode mode, const char *token
   self->policy = credential_store_new (mode, &self->io);
   self->token_client = g_steal_pointer (&client);
   self->poison_path = g_strdup (poison_path);
+  self->rescue_path = g_strdup (rescue_path);
   self->held_lock_fd = -1;
   return &self->parent;
 }

@@ -19,6 +19,10 @@
 typedef struct {
   AuthRecord *record;       /* NULL: no credentials stored */
   PoisonRecord *poison;   /* the persisted poison record, NULL: none */
+  /* The rescue copy of refreshed tokens not saved yet (rescue-record.h),
+   * and the fingerprint of the stored record it came from; NULL: none. */
+  AuthRecord *rescue;
+  char *rescue_base_fingerprint;
 } AuthSnapshot;
 
 void auth_snapshot_free (AuthSnapshot *snapshot);
@@ -47,6 +51,11 @@ typedef struct {
   /* Persists @poison, or removes the record when NULL: boolean or an error. */
   void (*save_poison) (AuthBackend *backend, const PoisonRecord *poison,
                        GAsyncReadyCallback callback, gpointer user_data);
+  /* Writes the rescue copy of @record, refreshed from the stored record
+   * whose fingerprint is @base_fingerprint; removes it when @record is
+   * NULL. Boolean or an error. */
+  void (*save_rescue) (AuthBackend *backend, AuthRecord *record, const char *base_fingerprint,
+                       GAsyncReadyCallback callback, gpointer user_data);
   /* Wall clock, microseconds since the epoch. */
   gint64 (*now) (AuthBackend *backend);
   /* Uniform in [0, 1). */
@@ -74,7 +83,8 @@ void auth_backend_free (AuthBackend *backend);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AuthBackend, auth_backend_free)
 
 /* The stores of @codex_home chosen by @mode, the token endpoint @token_url
- * with @timeout_seconds, the poison record at @poison_path. */
+ * with @timeout_seconds, the poison record at @poison_path, the rescue copy
+ * at @rescue_path. */
 AuthBackend *auth_backend_new_real (const char *codex_home, StoreMode mode, const char *token_url,
                                     guint timeout_seconds, const char *poison_path,
-                                    GError **error);
+                                    const char *rescue_path, GError **error);

@@ -23,6 +23,8 @@ struct _AuthManager {
   char *stored_fp;
   /* The record in use holds refreshed tokens the store does not have yet. */
   gboolean unsaved_refresh;
+  /* A rescue copy of refreshed tokens may be on disk (rescue-record.h). */
+  gboolean rescue_present;
   gboolean loaded;
   char *store_error; /* NULL: the store is fine */
   const char *store_state; /* "ok", "locked", "unavailable" or "error" */
@@ -296,6 +298,36 @@ adopt_poison (AuthManager *self, PoisonRecord *stored)
     persist_poison (self, self->poison);
 }
 
+static void queue_save (AuthManager *self, AuthRecord *record);
+static void queue_rescue (AuthManager *self, AuthRecord *record, const char *base_fingerprint);
+
+/* A rescue copy found on disk (a save that failed, or a crash during one):
+ * taken when the store still holds the record it was refreshed from, and
+ * saved again; removed when the store has it already or has changed since.
+ * Returns TRUE when it replaced the record in use. */
+static gboolean
+adopt_rescue (AuthManager *self, AuthSnapshot *snapshot)
+{
+  const char *fp = fingerprint_of (snapshot->record);
+
+  self->rescue_present = TRUE;
+  if (snapshot->record != NULL && g_strcmp0 (snapshot->rescue_base_fingerprint, fp) == 0)
+    {
+      g_message ("Recovered refreshed tokens that %s had not taken; saving them again",
+                 self->backend->ops->describe (self->backend));
+      g_clear_pointer (&self->record, auth_record_unref);
+      self->record = auth_record_ref (snapshot->rescue);
+      self->unsaved_refresh = TRUE;
+      reset_backoff (self);
+      queue_save (self, NULL);
+      return TRUE;
+    }
+  if (g_strcmp0 (auth_record_get_fingerprint (snapshot->rescue), fp) != 0)
+    g_message ("Discarding refreshed tokens kept from an earlier run: the credentials changed since");
+  queue_rescue (self, NULL, NULL);
+  return FALSE;
+}
+
 /* Takes what the store holds. Returns TRUE when the credentials changed
  * materially (another login, a logout, another program's refresh). */
 static gboolean
@@ -321,8 +353,11 @@ adopt_snapshot (AuthManager *self, AuthSnapshot *snapshot)
                        auth_mode_to_string (auth_record_get_mode (snapshot->record)),
                        self->backend->ops->describe (self->backend));
           if (self->unsaved_refresh)
-            g_message ("Another program changed the credentials; the unsaved refreshed tokens "
-                       "are dropped in favour of them");
+            {
+              g_message ("Another program changed the credentials; the unsaved refreshed tokens "
+                         "are dropped in favour of them");
+              queue_rescue (self, NULL, NULL);
+            }
           self->unsaved_refresh = FALSE;
           self->save_failures = 0;
           g_clear_handle_id (&self->save_retry_id, g_source_remove);
@@ -337,6 +372,8 @@ adopt_snapshot (AuthManager *self, AuthSnapshot *snapshot)
     }
   g_free (self->stored_fp);
   self->stored_fp = g_strdup (fp);
+  if (snapshot->rescue != NULL && !self->unsaved_refresh)
+    material |= adopt_rescue (self, snapshot);
   if (!self->unsaved_refresh)
     clear_store_error (self);
   adopt_poison (self, snapshot->poison);
@@ -449,6 +486,8 @@ note_saved (AuthManager *self, AuthRecord *saved)
   g_free (self->stored_fp);
   self->stored_fp = g_strdup (auth_record_get_fingerprint (saved));
   clear_store_error (self);
+  /* The store has the tokens: the rescue copy has done its job. */
+  queue_rescue (self, NULL, NULL);
 }
 
 static void
@@ -472,6 +511,63 @@ apply_save_result (AuthManager *self, AuthRecord *record, GAsyncResult *result)
     note_saved (self, record);
   else if (is_record_in_use (self, record) && !g_cancellable_is_cancelled (self->cancellable))
     note_save_failed (self, error);
+}
+
+/* Writing or removing the rescue copy, a write-queue job. */
+typedef struct {
+  AuthManager *self;
+  AuthRecord *record; /* NULL: remove */
+  char *base_fingerprint;
+} RescueJob;
+
+static void
+rescue_job_free (RescueJob *job)
+{
+  g_clear_pointer (&job->record, auth_record_unref);
+  g_free (job->base_fingerprint);
+  g_free (job);
+}
+
+static gboolean
+rescue_job_start (gpointer data, GAsyncReadyCallback callback, gpointer user_data)
+{
+  RescueJob *job = data;
+
+  job->self->backend->ops->save_rescue (job->self->backend, job->record, job->base_fingerprint, callback,
+                                        user_data);
+  return TRUE;
+}
+
+static void
+rescue_job_done (gpointer data, GAsyncResult *result)
+{
+  RescueJob *job = data;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    g_warning ("Cannot %s the rescue copy of the refreshed tokens: %s, ignoring",
+               job->record != NULL ? "write" : "remove", error->message);
+  op_end (job->self);
+}
+
+/* Queues writing the rescue copy of @record (refreshed from the stored
+ * record @base_fingerprint), or its removal when @record is NULL. */
+static void
+queue_rescue (AuthManager *self, AuthRecord *record, const char *base_fingerprint)
+{
+  RescueJob *job;
+
+  if (record == NULL && !self->rescue_present)
+    return;
+  job = g_new0 (RescueJob, 1);
+  job->self = self;
+  job->record = record != NULL ? auth_record_ref (record) : NULL;
+  job->base_fingerprint = g_strdup (base_fingerprint);
+  self->rescue_present = record != NULL;
+  op_begin (self);
+  write_queue_push (self->writes, record != NULL ? "the rescue copy of the refreshed tokens"
+                                                 : "the removal of the rescue copy",
+                    rescue_job_start, rescue_job_done, job, (GDestroyNotify) rescue_job_free);
 }
 
 /* The save of a refreshed record, a write-queue job: right after the
@@ -697,7 +793,9 @@ refresh_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
       self->record = refreshed;
       self->unsaved_refresh = TRUE;
       reset_backoff (self);
-      /* Saved under the lock taken for the refresh. */
+      /* First a copy the store cannot lose (a failing store, a crash in the
+       * middle of the save), then the store, under the refresh's lock. */
+      queue_rescue (self, refreshed, self->stored_fp);
       queue_save (self, refreshed);
       return;
 
@@ -865,6 +963,7 @@ apply_user_change (AuthManager *self, AuthRecord *record)
   reset_backoff (self);
   g_clear_pointer (&self->poison, poison_record_free);
   persist_poison (self, NULL);
+  queue_rescue (self, NULL, NULL);
   clear_store_error (self);
   emit_changed (self);
 }

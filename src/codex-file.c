@@ -195,3 +195,9 @@ codex_file_hold_lock (const char *path, guint timeout_ms, GError **error)
   close (fd);
   return -1;
 }
+
+char *
+codex_file_state_path (const char *name)
+{
+  return g_build_filename (g_get_user_state_dir (), PACKAGE_NAME, name, NULL);
+}

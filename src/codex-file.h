@@ -23,3 +23,7 @@ gboolean codex_file_write_atomic (const char *path, const char *tmp_prefix,
  * most @timeout_ms. Returns the fd holding the lock (close it to release),
  * or -1 with @error set. */
 int codex_file_hold_lock (const char *path, guint timeout_ms, GError **error);
+
+/* $XDG_STATE_HOME/codex-authd/@name: where the daemon keeps its own
+ * records (the poison record, refreshed tokens not saved yet). */
+char *codex_file_state_path (const char *name);

@@ -17,6 +17,7 @@
 #include "bus-name.h"
 #include "daemon-config.h"
 #include "poison-record.h"
+#include "rescue-record.h"
 
 typedef struct {
   GMainLoop *loop;
@@ -148,6 +149,7 @@ main (int argc, char **argv)
   g_autoptr(AuthBus) auth_bus = NULL;
   g_autoptr(BusName) name = NULL;
   g_autofree char *poison_path = NULL;
+  g_autofree char *rescue_path = NULL;
   DaemonOptions options = { 0 };
   AuthBackend *backend;
   gboolean replace = FALSE;
@@ -172,8 +174,9 @@ main (int argc, char **argv)
 
   /* 2. The stores, the token endpoint, the refresh state machine. */
   poison_path = poison_record_default_path ();
+  rescue_path = rescue_record_default_path ();
   backend = auth_backend_new_real (settings.codex_home, settings.store_mode, settings.token_url,
-                                   (guint) settings.request_timeout, poison_path, &error);
+                                   (guint) settings.request_timeout, poison_path, rescue_path, &error);
   if (backend == NULL)
     {
       g_printerr ("%s\n", error->message);

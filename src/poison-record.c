@@ -62,7 +62,7 @@ poison_record_equal (const PoisonRecord *a, const PoisonRecord *b)
 char *
 poison_record_default_path (void)
 {
-  return g_build_filename (g_get_user_state_dir (), PACKAGE_NAME, "poison.json", NULL);
+  return codex_file_state_path ("poison.json");
 }
 
 PoisonRecord *

@@ -459,6 +459,13 @@ class TestRefresh(RefreshTestCase):
             # The store still has the old tokens; the new ones are served.
             self.assertEqual(self.read_auth()["tokens"]["refresh_token"], "rt-1")
             self.assertEqual(self.get_auth_status(True, False)[1], first["json"]["access_token"])
+            # They are also in the rescue copy (0600), which a restart takes.
+            rescue = os.path.join(self.tmp, "state", "codex-authd", "unsaved-refresh.json")
+            self.assertEqual(stat.S_IMODE(os.stat(rescue).st_mode), 0o600)
+            self.assertEqual(self.stop_daemon(self.daemons[-1][0]), 0)
+            self.start_daemon()
+            self.assertEqual(self.get_auth_status(True, False)[1], first["json"]["access_token"])
+            self.assertIn("Recovered refreshed tokens", self.daemon_log())
             time.sleep(31)
             # The next refresh sends the rotated token, never the old one.
             self.assertEqual(self.get_auth_status(True, True)[1], second["json"]["access_token"])
@@ -471,6 +478,7 @@ class TestRefresh(RefreshTestCase):
         saved = self.read_auth()
         self.assertEqual(saved["tokens"]["refresh_token"], "rt-3")
         self.assertEqual(saved["tokens"]["access_token"], second["json"]["access_token"])
+        wait_until(lambda: not os.path.exists(rescue), timeout=5, what="the rescue copy to go")
 
     def make_readonly(self, path):
         if os.geteuid() == 0:

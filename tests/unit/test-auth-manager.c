@@ -72,6 +72,10 @@ typedef struct {
   /* When set, a poison-record write waits in held_poison_write. */
   gboolean hold_poison_writes;
   GTask *held_poison_write;
+  /* The rescue copy (rescue-record.h) and the writes of it. */
+  AuthRecord *rescue;
+  char *rescue_base;
+  guint rescue_writes;
   /* auth.lock stays held by another process. */
   gboolean lock_busy;
   /* Loads that fail with a store error, counted down (0: none fail). */
@@ -116,6 +120,8 @@ fake_load (AuthBackend *b, GAsyncReadyCallback cb, gpointer data)
   snap = g_new0 (AuthSnapshot, 1);
   snap->record = f->stored != NULL ? auth_record_ref (f->stored) : NULL;
   snap->poison = f->poison != NULL ? poison_record_copy (f->poison) : NULL;
+  snap->rescue = f->rescue != NULL ? auth_record_ref (f->rescue) : NULL;
+  snap->rescue_base_fingerprint = g_strdup (f->rescue_base);
   g_task_return_pointer (task, snap, (GDestroyNotify) auth_snapshot_free);
 }
 
@@ -206,6 +212,20 @@ fake_save_poison (AuthBackend *b, const PoisonRecord *poison, GAsyncReadyCallbac
   g_task_return_boolean (task, TRUE);
 }
 
+static void
+fake_save_rescue (AuthBackend *b, AuthRecord *record, const char *base, GAsyncReadyCallback cb, gpointer data)
+{
+  FakeBackend *f = (FakeBackend *) b;
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, cb, data);
+
+  f->rescue_writes++;
+  g_clear_pointer (&f->rescue, auth_record_unref);
+  g_clear_pointer (&f->rescue_base, g_free);
+  f->rescue = record != NULL ? auth_record_ref (record) : NULL;
+  f->rescue_base = g_strdup (base);
+  g_task_return_boolean (task, TRUE);
+}
+
 static gint64
 fake_now (AuthBackend *b)
 {
@@ -272,6 +292,8 @@ fake_free (AuthBackend *b)
 
   g_clear_pointer (&f->stored, auth_record_unref);
   g_clear_pointer (&f->poison, poison_record_free);
+  g_clear_pointer (&f->rescue, auth_record_unref);
+  g_free (f->rescue_base);
   g_queue_clear_full (&f->script, (GDestroyNotify) token_result_free);
   g_ptr_array_unref (f->sent);
   g_assert_null (f->held);
@@ -288,6 +310,7 @@ static const AuthBackendOps fake_ops = {
   .save = fake_save,
   .refresh = fake_refresh,
   .save_poison = fake_save_poison,
+  .save_rescue = fake_save_rescue,
   .now = fake_now,
   .random = fake_random,
   .describe = fake_describe,
@@ -978,6 +1001,95 @@ test_busy_lock_backs_off (void)
   fixture_stop (&fx);
 }
 
+/* A refreshed record the store refuses is kept in the rescue copy; a
+ * restart takes it while the store still holds the record it came from,
+ * saves it, and clears the copy; it never sends the old token again. */
+static void
+test_rescue_copy_survives_restart (void)
+{
+  Fixture fx = { 0 }, again = { 0 };
+  g_autofree char *base = NULL;
+
+  fixture_start (&fx, chatgpt_record ("rt-1", T0 + 3600 * SEC, 0, "a"));
+  base = g_strdup (auth_record_get_fingerprint (fx.fake->stored));
+  fx.fake->save_fails = TRUE;
+  script (&fx, success ("access-2", "rt-2"));
+  g_assert_cmpstr (client_call (&fx, TRUE, TRUE), ==, "access-2");
+  g_assert_nonnull (fx.fake->rescue);
+  g_assert_cmpstr (auth_record_get_refresh_token (fx.fake->rescue), ==, "rt-2");
+  g_assert_cmpstr (fx.fake->rescue_base, ==, base);
+  g_assert_cmpstr (auth_record_get_refresh_token (fx.fake->stored), ==, "rt-1");
+
+  /* A new process on the same stores: the store still refuses writes. */
+  fixture_start_full (&again, auth_record_ref (fx.fake->stored), NULL);
+  again.fake->save_fails = TRUE;
+  again.fake->rescue = auth_record_ref (fx.fake->rescue);
+  again.fake->rescue_base = g_strdup (fx.fake->rescue_base);
+  fixture_stop (&fx);
+  again.fake->changed (again.fake->changed_data);
+  spin_until_idle ();
+  g_assert_cmpstr (auth_manager_get_token (again.manager), ==, "access-2");
+  assert_status (&again, "store", "error");
+  /* The next refresh sends the rotated token. */
+  again.fake->now += 31 * SEC;
+  script (&again, success ("access-3", "rt-3"));
+  g_assert_cmpstr (client_call (&again, TRUE, TRUE), ==, "access-3");
+  g_assert_cmpstr (g_ptr_array_index (again.fake->sent, 0), ==, "rt-2");
+  /* The store takes writes again: saved, and the copy is gone. */
+  again.fake->save_fails = FALSE;
+  while (again.fake->rescue != NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpstr (auth_record_get_refresh_token (again.fake->stored), ==, "rt-3");
+  fixture_stop (&again);
+}
+
+/* A rescue copy whose store record changed since (another login) is
+ * dropped, and a save that went through clears the copy it wrote. */
+static void
+test_rescue_copy_dropped_when_stale (void)
+{
+  Fixture fx = { 0 };
+
+  fixture_start (&fx, chatgpt_record ("rt-1", T0 + 3600 * SEC, 0, "a"));
+  script (&fx, success ("access-2", "rt-2"));
+  g_assert_cmpstr (client_call (&fx, TRUE, TRUE), ==, "access-2");
+  spin_until_idle ();
+  g_assert_null (fx.fake->rescue);
+  g_assert_cmpuint (fx.fake->rescue_writes, ==, 2); /* written, then removed */
+
+  /* A logout discards a copy that is still there. */
+  {
+    Fixture out = { 0 };
+    gboolean logged_out = FALSE;
+
+    fixture_start (&out, chatgpt_record ("rt-x", T0 + 3600 * SEC, 0, "x"));
+    out.fake->save_fails = TRUE;
+    script (&out, success ("access-y", "rt-y"));
+    g_assert_cmpstr (client_call (&out, TRUE, TRUE), ==, "access-y");
+    g_assert_nonnull (out.fake->rescue);
+    out.fake->save_fails = FALSE;
+    out.fake->hold_saves = TRUE; /* the retry stays out of the way */
+    auth_manager_logout_async (out.manager, logout_done, &logged_out);
+    spin_until_idle ();
+    if (out.fake->held_save != NULL)
+      {
+        complete_held_save (&out);
+        spin_until_idle ();
+      }
+    g_assert_true (logged_out);
+    g_assert_null (out.fake->rescue);
+    fixture_stop (&out);
+  }
+
+  fx.fake->rescue = chatgpt_record ("rt-from-before", T0 + 3600 * SEC, 0, "b");
+  fx.fake->rescue_base = g_strdup ("0000000000000000000000000000000000000000000000000000000000000000");
+  fx.fake->changed (fx.fake->changed_data);
+  spin_until_idle ();
+  g_assert_null (fx.fake->rescue);
+  g_assert_cmpstr (auth_manager_get_token (fx.manager), ==, "access-2");
+  fixture_stop (&fx);
+}
+
 static void
 test_apikey_never_refreshes (void)
 {
@@ -1013,6 +1125,8 @@ main (int argc, char **argv)
   g_test_add_func ("/manager/save-failure-keeps-rotated-token", test_save_failure_keeps_rotated_token);
   g_test_add_func ("/manager/apikey-never-refreshes", test_apikey_never_refreshes);
   g_test_add_func ("/manager/logout-waits-for-save", test_logout_waits_for_save);
+  g_test_add_func ("/manager/rescue-copy-survives-restart", test_rescue_copy_survives_restart);
+  g_test_add_func ("/manager/rescue-copy-dropped-when-stale", test_rescue_copy_dropped_when_stale);
   g_test_add_func ("/manager/busy-lock-backs-off", test_busy_lock_backs_off);
   g_test_add_func ("/manager/bad-id-token-keeps-rotated-token", test_bad_id_token_keeps_rotated_token);
   g_test_add_func ("/manager/poison-written-before-lock-release", test_poison_written_before_lock_release);
