@@ -100,16 +100,15 @@ lookup_reply_cb (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
   peer->lookup_slot = sd_bus_slot_unref (peer->lookup_slot);
 
   if (sd_bus_message_is_method_error (reply, NULL))
-    g_debug ("Cannot determine the UID of %s: %s, refusing its calls", peer->sender,
-             sd_bus_message_get_error (reply)->message);
+    g_message ("Cannot determine the UID of %s: %s; refusing the calls held, asking again on the next",
+               peer->sender, sd_bus_message_get_error (reply)->message);
   else if (sd_bus_message_read (reply, "u", &uid) >= 0)
     uid_known = TRUE;
 
   peer->uid = uid;
   peer->verdict = (uid_known && uid == access->allowed_uid) ? PEER_ALLOWED : PEER_DENIED;
-  if (peer->verdict == PEER_DENIED)
-    g_message ("Refusing calls from %s (UID %s%u)", peer->sender,
-               uid_known ? "" : "unknown, ", (unsigned) uid);
+  if (peer->verdict == PEER_DENIED && uid_known)
+    g_message ("Refusing calls from %s (UID %u)", peer->sender, (unsigned) uid);
 
   held = g_steal_pointer (&peer->held);
   peer->held = g_ptr_array_new_with_free_func (held_message_free);
@@ -127,7 +126,8 @@ lookup_reply_cb (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
         g_debug ("Cannot handle a held call from %s: %s, ignoring", peer->sender, g_strerror (-r));
     }
 
-  if (peer->gone)
+  /* A failed lookup is not a verdict: the next call asks again. */
+  if (peer->gone || !uid_known)
     g_hash_table_remove (access->peers, peer->sender);
   return 0;
 }

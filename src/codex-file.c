@@ -33,7 +33,9 @@ codex_file_read_bounded_mode (const char *path, gsize max_size, char **data, gsi
 
   *data = NULL;
   *len = 0;
-  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  /* O_NONBLOCK: opening a FIFO put in the file's place must not wait for
+   * a writer (it is refused below); it changes nothing for a regular file. */
+  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0)
     return set_errno_error (error, errno, "cannot open", path);
   if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode))
@@ -159,21 +161,29 @@ int
 codex_file_hold_lock (const char *path, guint timeout_ms, GError **error)
 {
   gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  struct stat st;
   int fd;
 
-  fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+  fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
   if (fd < 0 && (errno == EACCES || errno == EPERM || errno == EROFS))
     {
       /* A read-only directory: an existing lock file still works. */
       int saved = errno;
 
-      fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+      fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
       if (fd < 0)
         errno = saved;
     }
   if (fd < 0)
     {
       set_errno_error (error, errno, "cannot open the lock file", path);
+      return -1;
+    }
+  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode))
+    {
+      close (fd);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE, "%s: the lock file is not a regular file",
+                   path);
       return -1;
     }
   for (;;)

@@ -56,7 +56,7 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
     <allow own="*"/>
     <!-- Lets a test connect as another user, to check that the daemon
          refuses callers with a different UID. -->
-    <allow user="*"/>
+    <allow user="*"/>{extra_policy}
   </policy>
 </busconfig>
 """
@@ -125,15 +125,27 @@ class PrivateBus:
                 with open(os.path.join(services, name + ".service"), "w") as f:
                     f.write(f"[D-BUS Service]\nName={name}\nExec={wrapper}\n")
             servicedir = f"\n  <servicedir>{services}</servicedir>"
-        config = os.path.join(self.dir, "bus.conf")
-        with open(config, "w") as f:
-            f.write(BUS_CONFIG.format(tmpdir=self.dir, servicedir=servicedir))
+        self.servicedir = servicedir
+        config = self.write_config()
         self.proc = subprocess.Popen(
             ["dbus-daemon", "--config-file", config, "--nofork", "--print-address=1"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self.address = self.proc.stdout.readline().strip()
         if not self.address:
             raise RuntimeError("dbus-daemon did not start")
+
+    def write_config(self, extra_policy=""):
+        config = os.path.join(self.dir, "bus.conf")
+        with open(config, "w") as f:
+            f.write(BUS_CONFIG.format(tmpdir=self.dir, servicedir=self.servicedir, extra_policy=extra_policy))
+        return config
+
+    def set_policy(self, conn, extra_policy):
+        """Rewrites the bus's default policy with @extra_policy (XML rules)
+        added, and makes the running dbus-daemon read it again."""
+        self.write_config(extra_policy)
+        conn.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                       "ReloadConfig", None, None, Gio.DBusCallFlags.NONE, 5000, None)
 
     def connect(self):
         return Gio.DBusConnection.new_for_address_sync(

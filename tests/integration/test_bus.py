@@ -388,6 +388,22 @@ print("PING")
         # The owner is still served.
         self.assertEqual(self.get_auth_status(True, False), ("apikey", "sk-private", True))
 
+    def test_failed_uid_lookup_is_not_remembered(self):
+        """When the bus cannot say a caller's UID, its call is refused, but
+        the next call asks again instead of refusing for the connection's
+        life."""
+        self.write_auth_atomically(apikey_record("sk-lookup"))
+        self.start_daemon()
+        deny = ('\n    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"'
+                ' send_member="GetConnectionUnixUser"/>')
+        self.bus.set_policy(self.conn, deny)
+        try:
+            name, message = self.call_error("GetAuthStatus", GLib.Variant("(bb)", (True, False)))
+            self.assertEqual(name, "org.codex.Auth1.Error.AccessDenied")
+        finally:
+            self.bus.set_policy(self.conn, "")
+        self.assertEqual(self.get_auth_status(True, False), ("apikey", "sk-lookup", True))
+
     # -- process -----------------------------------------------------------
 
     def test_not_dumpable(self):

@@ -103,6 +103,31 @@ test_hold_lock (void)
   test_remove_tree (dir);
 }
 
+/* A FIFO where auth.json or auth.lock should be is refused at once: it
+ * must not hang a worker thread waiting for a writer. */
+static void
+test_fifo_refused (void)
+{
+  g_autofree char *dir = test_make_tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "auth.json", NULL);
+  g_autofree char *lock = g_build_filename (dir, "auth.lock", NULL);
+  g_autoptr(GError) error = NULL;
+  char *data = NULL;
+  gsize len = 0;
+
+  g_assert_cmpint (mkfifo (path, 0600), ==, 0);
+  g_assert_cmpint (mkfifo (lock, 0600), ==, 0);
+  /* A blocked open would hang: SIGALRM ends the test as a failure then. */
+  alarm (10);
+  g_assert_false (codex_file_read_bounded (path, 100, &data, &len, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE);
+  g_clear_error (&error);
+  g_assert_cmpint (codex_file_hold_lock (lock, 100, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE);
+  alarm (0);
+  test_remove_tree (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -111,6 +136,7 @@ main (int argc, char **argv)
   g_test_add_func ("/codex-file/read-bounded", test_read_bounded);
   g_test_add_func ("/codex-file/write-atomic", test_write_atomic);
   g_test_add_func ("/codex-file/hold-lock", test_hold_lock);
+  g_test_add_func ("/codex-file/fifo-refused", test_fifo_refused);
 
   return g_test_run ();
 }
