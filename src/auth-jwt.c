@@ -12,6 +12,9 @@
 #define AUTH_CLAIMS_NAMESPACE "https://api.openai.com/auth"
 #define PROFILE_CLAIMS_NAMESPACE "https://api.openai.com/profile"
 
+/* 9999-12-31T23:59:59Z: anything later is not a usable time. */
+#define AUTH_JWT_MAX_EXP G_GINT64_CONSTANT (253402300799)
+
 G_DEFINE_QUARK (auth-jwt-error-quark, auth_jwt_error)
 
 static int
@@ -148,10 +151,16 @@ auth_jwt_decode_claims (const char *jwt, AuthJwtClaims *claims, GError **error)
           if (t == G_TYPE_INT64)
             claims->exp = json_node_get_int (exp);
           else if (t == G_TYPE_DOUBLE)
-            claims->exp = (gint64) json_node_get_double (exp);
+            {
+              double d = json_node_get_double (exp);
+
+              /* Only a value in range is converted: casting 1e300 to an
+               * integer is undefined behaviour. */
+              claims->exp = d >= 0.0 && d <= (double) AUTH_JWT_MAX_EXP ? (gint64) d : -1;
+            }
         }
       /* Anything beyond year 9999 or before the epoch is not a usable time. */
-      if (claims->exp < 0 || claims->exp > G_GINT64_CONSTANT (253402300799))
+      if (claims->exp < 0 || claims->exp > AUTH_JWT_MAX_EXP)
         claims->exp = 0;
     }
 

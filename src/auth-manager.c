@@ -1267,6 +1267,13 @@ dup_or_empty (const char *s)
   return g_strdup (s != NULL ? s : "");
 }
 
+static gboolean
+store_unreachable (AuthManager *self)
+{
+  return self->store_error != NULL &&
+         (g_str_equal (self->store_state, "locked") || g_str_equal (self->store_state, "unavailable"));
+}
+
 static const char *
 refresh_state_name (AuthManager *self)
 {
@@ -1304,7 +1311,9 @@ auth_manager_get_status (AuthManager *self, AuthStatus *s)
       s->refresh_error = dup_or_empty (backoff ? self->error_code : NULL);
       s->refresh_error_message = dup_or_empty (backoff ? self->error_message : NULL);
     }
-  s->requires_login = !usable || (chatgpt && self->poison != NULL);
+  /* A keyring that is locked or absent before anything was read is not a
+   * reason to log in again: StoreState says what to do instead. */
+  s->requires_login = (!usable && !store_unreachable (self)) || (chatgpt && self->poison != NULL);
   s->last_refresh = chatgpt ? (uint64_t) auth_record_get_last_refresh (self->record) : 0;
   s->access_token_expires = chatgpt ? (uint64_t) auth_record_get_access_token_expires (self->record) : 0;
   s->next_refresh_attempt = backoff ? (uint64_t) self->next_attempt_usec : 0;

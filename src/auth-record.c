@@ -51,6 +51,17 @@ struct _AuthRecord {
 /* ---- record ------------------------------------------------------------ */
 
 static void
+wipe_object_strings (JsonObject *object)
+{
+  g_autoptr(JsonNode) node = NULL;
+
+  if (object == NULL)
+    return;
+  node = json_node_init_object (json_node_alloc (), object);
+  codex_json_wipe_all_strings (node);
+}
+
+static void
 wipe_secret_members (JsonObject *root)
 {
   JsonObject *tokens = codex_json_get_object (root, "tokens");
@@ -91,8 +102,12 @@ auth_record_unref (AuthRecord *record)
   codex_secret_free (record->access_token);
   codex_secret_free (record->refresh_token);
   g_free (record->account_id_field);
+  /* Members this service does not interpret may be secret too (an
+   * unsupported mode keeps its whole record here). */
+  wipe_object_strings (record->tokens_extra);
   g_clear_pointer (&record->tokens_extra, json_object_unref);
   g_free (record->last_refresh_str);
+  wipe_object_strings (record->extra);
   g_clear_pointer (&record->extra, json_object_unref);
   auth_jwt_claims_clear (&record->id_claims);
   g_free (record->unusable_reason);
@@ -622,12 +637,22 @@ auth_record_new_refreshed (const AuthRecord *base, const char *id_token, const c
     return NULL;
   root = json_node_get_object (json_parser_get_root (parser));
   tokens = json_object_get_object_member (root, "tokens");
+  /* The tokens replaced are wiped before json-glib frees them. */
   if (id_token != NULL)
-    json_object_set_string_member (tokens, "id_token", id_token);
+    {
+      codex_json_wipe_string_member (tokens, "id_token");
+      json_object_set_string_member (tokens, "id_token", id_token);
+    }
   if (access_token != NULL)
-    json_object_set_string_member (tokens, "access_token", access_token);
+    {
+      codex_json_wipe_string_member (tokens, "access_token");
+      json_object_set_string_member (tokens, "access_token", access_token);
+    }
   if (refresh_token != NULL)
-    json_object_set_string_member (tokens, "refresh_token", refresh_token);
+    {
+      codex_json_wipe_string_member (tokens, "refresh_token");
+      json_object_set_string_member (tokens, "refresh_token", refresh_token);
+    }
   now_str = format_rfc3339 (now_usec);
   json_object_set_string_member (root, "last_refresh", now_str);
 

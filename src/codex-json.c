@@ -40,6 +40,45 @@ codex_json_wipe_string_member (JsonObject *object, const char *name)
     explicit_bzero (s, strlen (s));
 }
 
+static void
+wipe_object_member (JsonObject *object, const char *name, JsonNode *node, gpointer data)
+{
+  codex_json_wipe_all_strings (node);
+}
+
+static void
+wipe_array_element (JsonArray *array, guint index, JsonNode *node, gpointer data)
+{
+  codex_json_wipe_all_strings (node);
+}
+
+void
+codex_json_wipe_all_strings (JsonNode *node)
+{
+  if (node == NULL)
+    return;
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_OBJECT:
+      json_object_foreach_member (json_node_get_object (node), wipe_object_member, NULL);
+      break;
+    case JSON_NODE_ARRAY:
+      json_array_foreach_element (json_node_get_array (node), wipe_array_element, NULL);
+      break;
+    case JSON_NODE_VALUE:
+      if (json_node_get_value_type (node) == G_TYPE_STRING)
+        {
+          char *s = (char *) json_node_get_string (node);
+
+          explicit_bzero (s, strlen (s));
+        }
+      break;
+    case JSON_NODE_NULL:
+    default:
+      break;
+    }
+}
+
 /* Counts the nesting of arrays and objects without parsing: brackets
  * inside strings do not count. */
 static gboolean

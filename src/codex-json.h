@@ -12,6 +12,11 @@ JsonObject *codex_json_get_object (JsonObject *object, const char *name);
  * the copy held by @object's member @name when it is a string. */
 void codex_json_wipe_string_member (JsonObject *object, const char *name);
 
+/* Wipes every string value held under @node (objects and arrays
+ * included), for members whose meaning is unknown and may be secret. The
+ * values are json-glib's own buffers, shared by every copy of the node. */
+void codex_json_wipe_all_strings (JsonNode *node);
+
 /* How deep untrusted JSON may nest. json-glib's parser recurses once per
  * level and overflows the stack long before the size limits (about
  * 100,000 levels fit in 200 KB); the Codex documents nest 3 levels. */

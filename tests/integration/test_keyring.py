@@ -157,6 +157,8 @@ class TestKeyring(KeyringTestCase):
         self.assertLess(elapsed, 10, "waited for a prompt")
         self.assertEqual(self.get_auth_status(True, False), ("", "", True))
         self.assertIn("locked", self.details()["store-error-message"])
+        # Nothing was read: unlocking is what is needed, not a new login.
+        self.assertEqual(self.prop("RequiresLogin"), False)
         # Unlocked through the Secret Service (the daemon is replaced by an
         # unlocked one): picked up without a restart.
         self.keyring.unlock()

@@ -69,6 +69,9 @@ test_exp_out_of_range (void)
     "{\"exp\":\"1767225600\"}",
     "{\"exp\":null}",
     "{\"exp\":{}}",
+    "{\"exp\":1e300}",
+    "{\"exp\":-1e300}",
+    "{\"exp\":9.3e18}",
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (payloads); i++)

@@ -50,6 +50,26 @@ test_strings_do_not_count (void)
   g_assert_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA);
 }
 
+static void
+test_wipe_all_strings (void)
+{
+  const char *text = "{\"a\":\"secret-1\",\"b\":[\"secret-2\",{\"c\":\"secret-3\"}],\"n\":5}";
+  g_autoptr(JsonParser) parser = codex_json_parse (text, strlen (text), NULL);
+  JsonObject *root = json_node_get_object (json_parser_get_root (parser));
+  JsonArray *b = json_object_get_array_member (root, "b");
+  const char *s1 = json_object_get_string_member (root, "a");
+  const char *s2 = json_array_get_string_element (b, 0);
+  const char *s3 = json_object_get_string_member (json_array_get_object_element (b, 1), "c");
+  g_autoptr(JsonNode) copy = json_node_copy (json_parser_get_root (parser));
+
+  /* Wiping a copy wipes the buffers the original shares with it. */
+  codex_json_wipe_all_strings (copy);
+  g_assert_cmpint (s1[0], ==, '\0');
+  g_assert_cmpint (s2[0], ==, '\0');
+  g_assert_cmpint (s3[0], ==, '\0');
+  g_assert_cmpint (json_object_get_int_member (root, "n"), ==, 5);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -57,6 +77,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/codex-json/depth-bound", test_depth_bound);
   g_test_add_func ("/codex-json/strings-do-not-count", test_strings_do_not_count);
+  g_test_add_func ("/codex-json/wipe-all-strings", test_wipe_all_strings);
 
   return g_test_run ();
 }
