@@ -556,6 +556,12 @@ real_now (AuthBackend *backend)
   return g_get_real_time ();
 }
 
+static gint64
+real_monotonic (AuthBackend *backend)
+{
+  return g_get_monotonic_time ();
+}
+
 static double
 real_random (AuthBackend *backend)
 {
@@ -604,6 +610,7 @@ static const AuthBackendOps real_ops = {
   .save_poison = real_save_poison,
   .save_rescue = real_save_rescue,
   .now = real_now,
+  .monotonic = real_monotonic,
   .random = real_random,
   .describe = real_describe,
   .store_name = real_store_name,

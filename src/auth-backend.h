@@ -58,6 +58,8 @@ typedef struct {
                        GAsyncReadyCallback callback, gpointer user_data);
   /* Wall clock, microseconds since the epoch. */
   gint64 (*now) (AuthBackend *backend);
+  /* Monotonic clock, microseconds: for deadlines. */
+  gint64 (*monotonic) (AuthBackend *backend);
   /* Uniform in [0, 1). */
   double (*random) (AuthBackend *backend);
   /* Where the credentials are, for messages. */

@@ -51,7 +51,11 @@ struct _AuthManager {
   GPtrArray *refresh_waiters; /* GTask */
   AuthRecord *attempted;
   guint backoff_attempts;
-  gint64 next_attempt_usec; /* 0: not backing off */
+  /* The backoff deadline on the monotonic clock (a wall-clock step
+   * neither extends nor ends it), 0: not backing off; and the same moment
+   * on the wall clock, for NextRefreshAttempt only. */
+  gint64 next_attempt_mono;
+  gint64 next_attempt_usec;
   char *error_code;
   char *error_message;
 
@@ -191,6 +195,7 @@ static void
 reset_backoff (AuthManager *self)
 {
   self->backoff_attempts = 0;
+  self->next_attempt_mono = 0;
   self->next_attempt_usec = 0;
   g_clear_pointer (&self->error_code, g_free);
   g_clear_pointer (&self->error_message, g_free);
@@ -695,6 +700,7 @@ note_transient (AuthManager *self, const TokenResult *result)
   self->backoff_attempts++;
   delay = auth_backoff_delay (self->backoff_attempts, self->backend->ops->random (self->backend),
                               result->retry_after_usec);
+  self->next_attempt_mono = self->backend->ops->monotonic (self->backend) + delay;
   self->next_attempt_usec = now_usec (self) + delay;
   g_free (self->error_code);
   self->error_code = g_strdup (result->code);
@@ -913,7 +919,7 @@ auth_manager_refresh_needed (AuthManager *self, gboolean force, gboolean want_to
   now = now_usec (self);
   if (self->refreshing)
     return force || (want_token && refresh_due (self, now));
-  if (self->next_attempt_usec > now)
+  if (self->next_attempt_mono > self->backend->ops->monotonic (self->backend))
     return FALSE; /* backing off: answer with what there is */
   /* A refresh under 30 s old satisfies a forced refresh, and also a due
    * one: a server handing out tokens that expire within the leeway must

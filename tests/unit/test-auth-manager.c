@@ -56,6 +56,7 @@ chatgpt_record (const char *refresh_token, gint64 exp_usec, gint64 last_usec, co
 typedef struct {
   AuthBackend parent;
   gint64 now;
+  gint64 wall_step; /* added to the wall clock only */
   double random;
   AuthRecord *stored;
   PoisonRecord *poison;
@@ -226,8 +227,16 @@ fake_save_rescue (AuthBackend *b, AuthRecord *record, const char *base, GAsyncRe
   g_task_return_boolean (task, TRUE);
 }
 
+/* The wall clock is the test's clock plus a step a test can make; the
+ * monotonic clock never steps. */
 static gint64
 fake_now (AuthBackend *b)
+{
+  return ((FakeBackend *) b)->now + ((FakeBackend *) b)->wall_step;
+}
+
+static gint64
+fake_monotonic (AuthBackend *b)
 {
   return ((FakeBackend *) b)->now;
 }
@@ -312,6 +321,7 @@ static const AuthBackendOps fake_ops = {
   .save_poison = fake_save_poison,
   .save_rescue = fake_save_rescue,
   .now = fake_now,
+  .monotonic = fake_monotonic,
   .random = fake_random,
   .describe = fake_describe,
   .store_name = fake_store_name,
@@ -1090,6 +1100,27 @@ test_rescue_copy_dropped_when_stale (void)
   fixture_stop (&fx);
 }
 
+/* A wall-clock step neither extends nor ends a backoff: the deadline is
+ * kept on the monotonic clock. */
+static void
+test_backoff_ignores_wall_clock_steps (void)
+{
+  Fixture fx = { 0 };
+
+  fixture_start (&fx, chatgpt_record ("rt-1", T0 + 3600 * SEC, 0, "a"));
+  script (&fx, transient ("server_error", 0));
+  client_call (&fx, TRUE, TRUE);
+  assert_status (&fx, "state", "backoff");
+  /* First retry after about 1 s. The wall clock jumps an hour ahead: */
+  fx.fake->wall_step = 3600 * SEC;
+  g_assert_false (auth_manager_refresh_needed (fx.manager, TRUE, TRUE));
+  /* ... and a day back: the deadline passes all the same. */
+  fx.fake->wall_step = -24 * 3600 * SEC;
+  fx.fake->now += 2 * SEC;
+  g_assert_true (auth_manager_refresh_needed (fx.manager, TRUE, TRUE));
+  fixture_stop (&fx);
+}
+
 static void
 test_apikey_never_refreshes (void)
 {
@@ -1125,6 +1156,7 @@ main (int argc, char **argv)
   g_test_add_func ("/manager/save-failure-keeps-rotated-token", test_save_failure_keeps_rotated_token);
   g_test_add_func ("/manager/apikey-never-refreshes", test_apikey_never_refreshes);
   g_test_add_func ("/manager/logout-waits-for-save", test_logout_waits_for_save);
+  g_test_add_func ("/manager/backoff-ignores-wall-clock-steps", test_backoff_ignores_wall_clock_steps);
   g_test_add_func ("/manager/rescue-copy-survives-restart", test_rescue_copy_survives_restart);
   g_test_add_func ("/manager/rescue-copy-dropped-when-stale", test_rescue_copy_dropped_when_stale);
   g_test_add_func ("/manager/busy-lock-backs-off", test_busy_lock_backs_off);
