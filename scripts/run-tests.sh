@@ -37,11 +37,16 @@ mapfile -t vg_tests < <(meson test -C "$vgdir" --list 2>/dev/null |
 meson test -C "$vgdir" --setup valgrinddaemon --logbase valgrind-daemon --print-errorlogs \
   --num-processes "$(nproc)" "${vg_tests[@]}" || status=$?
 
+# The fuzz targets, each for a fixed time (scripts/run-fuzzers.sh; a crash,
+# a leak or a timeout fails).
+FUZZ_BUILDDIR=${FUZZ_BUILDDIR:-build-fuzz} bash scripts/run-fuzzers.sh || status=$?
+
 counted=0
 # (meson names a --logbase log after the setup too.)
 /usr/bin/python3 scripts/count-results.py "$builddir/meson-logs/testlog.json" \
   "$vgdir/meson-logs/valgrind-unit-valgrind.json" \
-  "$vgdir/meson-logs/valgrind-daemon-valgrinddaemon.json" || counted=$?
+  "$vgdir/meson-logs/valgrind-daemon-valgrinddaemon.json" \
+  "${FUZZ_BUILDDIR:-build-fuzz}/meson-logs/testlog.json" || counted=$?
 if [ "$status" -ne 0 ] || [ "$counted" -ne 0 ]; then
   exit 1
 fi

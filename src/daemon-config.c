@@ -72,6 +72,22 @@ fail (GError **error, const char *path, const GError *cause)
 gboolean
 daemon_config_load (DaemonConfig *config, const char *path, GError **error)
 {
+  g_autofree char *data = NULL;
+  g_autoptr(GError) local_error = NULL;
+  gsize len = 0;
+
+  if (!g_file_get_contents (path, &data, &len, &local_error))
+    {
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return TRUE;
+      return fail (error, path, local_error);
+    }
+  return daemon_config_load_data (config, data, len, path, error);
+}
+
+gboolean
+daemon_config_load_data (DaemonConfig *config, const char *data, gsize len, const char *path, GError **error)
+{
   static const char *const known[] = { "store", "codex-home", "token-url", "request-timeout",
                                        "idle-timeout", NULL };
   g_autoptr(GKeyFile) file = g_key_file_new ();
@@ -79,12 +95,14 @@ daemon_config_load (DaemonConfig *config, const char *path, GError **error)
   g_auto(GStrv) groups = NULL;
   g_auto(GStrv) keys = NULL;
 
-  if (!g_key_file_load_from_file (file, path, G_KEY_FILE_NONE, &local_error))
+  if (len > DAEMON_CONFIG_MAX_SIZE)
     {
-      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        return TRUE;
-      return fail (error, path, local_error);
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_PARSE, "%s: larger than %d bytes", path,
+                   DAEMON_CONFIG_MAX_SIZE);
+      return FALSE;
     }
+  if (!g_key_file_load_from_data (file, data, len, G_KEY_FILE_NONE, &local_error))
+    return fail (error, path, local_error);
 
   groups = g_key_file_get_groups (file, NULL);
   for (guint i = 0; groups[i] != NULL; i++)

@@ -38,6 +38,10 @@ char *daemon_config_default_path (void);
  * groups or keys and bad values fail with a message naming the file and
  * the key. */
 gboolean daemon_config_load (DaemonConfig *config, const char *path, GError **error);
+/* The same for the file's contents; @path is for messages. */
+#define DAEMON_CONFIG_MAX_SIZE (64 * 1024)
+gboolean daemon_config_load_data (DaemonConfig *config, const char *data, gsize len, const char *path,
+                                  GError **error);
 
 /* Checks one value as the file would (for command-line options too). */
 gboolean daemon_config_parse_store (const char *value, StoreMode *mode, GError **error);

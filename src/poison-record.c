@@ -66,35 +66,25 @@ poison_record_default_path (void)
 }
 
 PoisonRecord *
-poison_record_load (const char *path, GError **error)
+poison_record_parse (const char *data, gsize len, const char *name, GError **error)
 {
-  g_autofree char *data = NULL;
-  g_autoptr(GError) local_error = NULL;
   g_autoptr(JsonParser) parser = NULL;
   JsonObject *root;
   JsonNode *node;
-  gsize len = 0;
   const char *fp, *code, *message;
   gint64 status = 0, time_usec = 0;
 
-  if (!codex_file_read_bounded (path, MAX_FILE_SIZE, &data, &len, &local_error))
-    {
-      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
-        return NULL;
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return NULL;
-    }
   parser = codex_json_parse (data, len, NULL);
   if (parser == NULL || json_parser_get_root (parser) == NULL ||
       !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: not a JSON object", path);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: not a JSON object", name);
       return NULL;
     }
   root = json_node_get_object (json_parser_get_root (parser));
-  fp = json_object_get_string_member_with_default (root, "fingerprint", NULL);
-  code = json_object_get_string_member_with_default (root, "code", NULL);
-  message = json_object_get_string_member_with_default (root, "message", "");
+  fp = codex_json_get_string (root, "fingerprint");
+  code = codex_json_get_string (root, "code");
+  message = codex_json_get_string (root, "message");
   node = json_object_get_member (root, "http_status");
   if (node != NULL && JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_INT64)
     status = json_node_get_int (node);
@@ -103,11 +93,27 @@ poison_record_load (const char *path, GError **error)
     time_usec = json_node_get_int (node);
   if (fp == NULL || strlen (fp) != 64 || code == NULL || code[0] == '\0' || status < 0 || status > 999)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   "%s: missing or invalid fields", path);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: missing or invalid fields", name);
       return NULL;
     }
-  return poison_record_new (fp, code, message, (guint) status, time_usec);
+  return poison_record_new (fp, code, message != NULL ? message : "", (guint) status, time_usec);
+}
+
+PoisonRecord *
+poison_record_load (const char *path, GError **error)
+{
+  g_autofree char *data = NULL;
+  g_autoptr(GError) local_error = NULL;
+  gsize len = 0;
+
+  if (!codex_file_read_bounded (path, MAX_FILE_SIZE, &data, &len, &local_error))
+    {
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        return NULL;
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  return poison_record_parse (data, len, path, error);
 }
 
 gboolean

@@ -25,6 +25,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PoisonRecord, poison_record_free)
 /* $XDG_STATE_HOME/codex-authd/poison.json */
 char *poison_record_default_path (void);
 
+/* Parses the record's JSON; @name (the file) is for messages. */
+PoisonRecord *poison_record_parse (const char *data, gsize len, const char *name, GError **error);
 /* NULL with no error when there is no file. A malformed file is an error. */
 PoisonRecord *poison_record_load (const char *path, GError **error);
 /* Atomic (temporary file, fsync, rename), 0600 in a 0700 directory. */

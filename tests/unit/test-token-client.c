@@ -275,9 +275,9 @@ test_client (void)
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_autofree char *script = g_strdup_printf ("{\"responses\":[%s]}", cases[i].spec);
-      g_autofree char *unused = fake_server_control (&s, "POST", "/_control/script", script);
       g_autoptr(TokenResult) r = NULL;
 
+      g_free (fake_server_control (&s, "POST", "/_control/script", script));
       g_test_message ("case %u: %s", i, cases[i].spec);
       r = refresh_once (url, cases[i].timeout, "rt-test");
       g_assert_cmpint (r->kind, ==, cases[i].kind);
