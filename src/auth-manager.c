@@ -15,6 +15,7 @@ struct _AuthManager {
   AuthBackend *backend;
   GCancellable *cancellable;
   gboolean stopping; /* auth_manager_stop() runs: no new reads or refreshes */
+  gint64 recent_refresh_usec; /* AUTH_RECENT_REFRESH_USEC, or a test's */
   int pending_ops; /* backend operations not finished yet */
 
   /* The record in use (NULL: none). */
@@ -906,7 +907,7 @@ refreshed_recently (AuthManager *self, gint64 now)
 {
   gint64 last = auth_record_get_last_refresh (self->record);
 
-  return last > 0 && ABS (now - last) < AUTH_RECENT_REFRESH_USEC;
+  return last > 0 && ABS (now - last) < self->recent_refresh_usec;
 }
 
 gboolean
@@ -1172,6 +1173,7 @@ static void
 auth_manager_init (AuthManager *self)
 {
   self->cancellable = g_cancellable_new ();
+  self->recent_refresh_usec = AUTH_RECENT_REFRESH_USEC;
   self->store_state = "ok";
   self->waiters = g_ptr_array_new_with_free_func (g_object_unref);
   self->next_waiters = g_ptr_array_new_with_free_func (g_object_unref);
@@ -1241,6 +1243,12 @@ auth_manager_reload_finish (AuthManager *self, GAsyncResult *result, GError **er
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+auth_manager_set_recent_refresh_window (AuthManager *self, gint64 usec)
+{
+  self->recent_refresh_usec = usec;
 }
 
 gboolean

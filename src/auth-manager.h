@@ -49,6 +49,11 @@ void auth_manager_reload_async (AuthManager *self, GCancellable *cancellable,
                                 GAsyncReadyCallback callback, gpointer user_data);
 gboolean auth_manager_reload_finish (AuthManager *self, GAsyncResult *result, GError **error);
 
+/* How recent a successful refresh must be to satisfy a forced one
+ * (AUTH_RECENT_REFRESH_USEC). For tests only: a fault-injection test sets
+ * 0 so that every forced call refreshes. */
+void auth_manager_set_recent_refresh_window (AuthManager *self, gint64 usec);
+
 /* TRUE once the first load finished (successfully or not). */
 gboolean auth_manager_is_loaded (AuthManager *self);
 

@@ -77,6 +77,20 @@ on_manager_changed (AuthManager *manager, gpointer user_data)
     bus_name_request (d->name);
 }
 
+/* Test hooks (tests/README.md): environment variables that no user sets. */
+static void
+set_test_hooks (AuthManager *manager)
+{
+  const char *window = g_getenv ("CODEX_AUTHD_TEST_RECENT_REFRESH_MS");
+  guint64 ms;
+
+  if (window != NULL && g_ascii_string_to_unsigned (window, 10, 0, 3600 * 1000, &ms, NULL))
+    {
+      g_message ("Test hook: a refresh satisfies forced refreshes for %" G_GUINT64_FORMAT " ms", ms);
+      auth_manager_set_recent_refresh_window (manager, (gint64) ms * 1000);
+    }
+}
+
 /* Parses the command line into @options; returns -1 to go on, else the exit
  * status. */
 static int
@@ -183,6 +197,7 @@ main (int argc, char **argv)
       return 2;
     }
   manager = auth_manager_new (backend);
+  set_test_hooks (manager);
   g_debug ("Store: %s; Codex home: %s; token endpoint: %s; request timeout: %d s; idle timeout: %d s; "
            "poison record: %s", store_mode_to_string (settings.store_mode), settings.codex_home,
            settings.token_url, settings.request_timeout, settings.idle_timeout, poison_path);

@@ -14,6 +14,17 @@ Control endpoints (JSON):
   GET  /_control/requests  the token requests received so far: a list of
                            {"body", "content_type", "user_agent", "time"}
   POST /_control/reset     forgets the requests received
+  POST /_control/rotating  {"current": RT, "hold": bool}: switches to the
+                           rotating server (the script is then unused).
+                           Like the real endpoint, it answers the current
+                           refresh token with a new one (and a new access
+                           token), and any token it has already rotated with
+                           401 refresh_token_reused. A rotation counts only
+                           once its answer went out: if the client went away
+                           first, the token stays current. "hold": keep new
+                           requests waiting until hold is turned off.
+  GET  /_control/rotating  {"current", "issued", "reused", "unknown",
+                           "rotations", "held", "undelivered"}
 
 SPEC is an object:
   "status"     HTTP status (default 200)
@@ -43,6 +54,17 @@ class State:
         self.default = dict(DEFAULT_SPEC)
         self.requests = []
         self.stopping = threading.Event()
+        # The rotating server.
+        self.rotating = False
+        self.current = None
+        self.retired = set()
+        self.issued = []
+        self.reused = 0
+        self.unknown = 0
+        self.undelivered = 0
+        self.hold = threading.Event()  # set: requests pass
+        self.hold.set()
+        self.held = 0
 
 
 STATE = State()
@@ -69,7 +91,13 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def do_GET(self):
-        if self.path == "/_control/requests":
+        if self.path == "/_control/rotating":
+            with STATE.lock:
+                data = json.dumps({"current": STATE.current, "issued": STATE.issued, "reused": STATE.reused,
+                                   "unknown": STATE.unknown, "rotations": len(STATE.issued),
+                                   "held": STATE.held, "undelivered": STATE.undelivered}).encode()
+            self._send(200, data)
+        elif self.path == "/_control/requests":
             with STATE.lock:
                 data = json.dumps(STATE.requests).encode()
             self._send(200, data)
@@ -83,6 +111,18 @@ class Handler(BaseHTTPRequestHandler):
             with STATE.lock:
                 STATE.responses = list(spec.get("responses", []))
                 STATE.default = spec.get("default", dict(DEFAULT_SPEC))
+            self._send(200, b"{}")
+            return
+        if self.path == "/_control/rotating":
+            spec = json.loads(body or b"{}")
+            with STATE.lock:
+                STATE.rotating = True
+                if "current" in spec:
+                    STATE.current = spec["current"]
+                if spec.get("hold"):
+                    STATE.hold.clear()
+                else:
+                    STATE.hold.set()
             self._send(200, b"{}")
             return
         if self.path == "/_control/reset":
@@ -101,8 +141,65 @@ class Handler(BaseHTTPRequestHandler):
                 "user_agent": self.headers.get("User-Agent"),
                 "time": time.time(),
             })
-            spec = STATE.responses.pop(0) if STATE.responses else STATE.default
-        self._answer(spec)
+            rotating = STATE.rotating
+            spec = None if rotating else (STATE.responses.pop(0) if STATE.responses else STATE.default)
+        if rotating:
+            self._rotate(body)
+        else:
+            self._answer(spec)
+
+    def _client_gone(self):
+        """True when the client closed its end (nothing more to read but EOF)."""
+        import select
+        import socket
+        sock = self.connection
+        readable, _, _ = select.select([sock], [], [], 0)
+        if not readable:
+            return False
+        try:
+            return sock.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
+    def _rotate(self, body):
+        try:
+            token = json.loads(body or b"{}").get("refresh_token")
+        except ValueError:
+            token = None
+        with STATE.lock:
+            STATE.held += 1
+        while not STATE.hold.wait(0.01):
+            if STATE.stopping.is_set():
+                return
+        with STATE.lock:
+            STATE.held -= 1
+            if token in STATE.retired:
+                STATE.reused += 1
+                answer = (401, {"error": {"message": "reused", "type": "invalid_request_error", "param": None,
+                                          "code": "refresh_token_reused"}}, None)
+            elif token != STATE.current or token is None:
+                STATE.unknown += 1
+                answer = (401, {"error": {"code": "refresh_token_invalidated"}}, None)
+            else:
+                n = len(STATE.issued) + 1
+                new = f"rt-rot-{n}"
+                answer = (200, {"access_token": _jwt({"exp": 4102444800, "n": n}), "refresh_token": new}, new)
+            if answer[2] is not None and self._client_gone():
+                # The client went away before the answer: no rotation.
+                STATE.undelivered += 1
+                self.close_connection = True
+                return
+            try:
+                self._send(answer[0], json.dumps(answer[1]).encode())
+                self.wfile.flush()
+            except OSError:
+                STATE.undelivered += 1
+                self.close_connection = True
+                return
+            if answer[2] is not None:
+                STATE.retired.add(STATE.current)
+                STATE.current = answer[2]
+                STATE.issued.append(answer[2])
 
     def _answer(self, spec):
         if spec.get("delay"):
@@ -122,6 +219,12 @@ class Handler(BaseHTTPRequestHandler):
         else:
             data = spec.get("body", "").encode()
         self._send(int(spec.get("status", 200)), data, spec.get("headers"))
+
+
+def _jwt(payload):
+    import base64
+    enc = lambda d: base64.urlsafe_b64encode(d).decode().rstrip("=")  # noqa: E731
+    return enc(b'{"alg":"none"}') + "." + enc(json.dumps(payload).encode()) + ".sig"
 
 
 def main():

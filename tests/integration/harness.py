@@ -190,6 +190,16 @@ class FakeTokenServer:
     def requests(self):
         return self._control("/_control/requests")
 
+    def rotating(self, current=None, hold=False):
+        """Switches to the rotating server (see fake-token-server.py)."""
+        payload = {"hold": hold}
+        if current is not None:
+            payload["current"] = current
+        self._control("/_control/rotating", payload)
+
+    def rotation_state(self):
+        return self._control("/_control/rotating")
+
     def count(self):
         return len(self.requests())
 
