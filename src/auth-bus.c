@@ -177,14 +177,13 @@ static int reply_auth_status_details (AuthBus *self, sd_bus_message *m, gboolean
 
 /* A call waiting for the refresh in flight. It is answered when the
  * refresh ends or when AUTH_BUS_ANSWER_BOUND_MS have passed, whichever comes
- * first, and freed when both have happened. */
+ * first, and freed when the refresh ends (which always comes). */
 typedef struct {
   AuthBus *self;
   sd_bus_message *m;
   gboolean include_token;
   gboolean details;
   guint bound_id;
-  gboolean refresh_over;
 } PendingCall;
 
 static void
@@ -213,24 +212,19 @@ answer_bound_cb (gpointer user_data)
   call->bound_id = 0;
   g_debug ("The refresh takes longer than %d ms: answering with what there is", AUTH_BUS_ANSWER_BOUND_MS);
   pending_call_answer (call);
-  if (call->refresh_over)
-    g_free (call);
   return G_SOURCE_REMOVE;
 }
 
+/* The refresh is over: answer if the bound has not already, and free. */
 static void
 refresh_wait_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   PendingCall *call = user_data;
 
   auth_manager_refresh_finish (AUTH_MANAGER (source), result);
-  call->refresh_over = TRUE;
   pending_call_answer (call);
-  if (call->bound_id != 0)
-    {
-      g_clear_handle_id (&call->bound_id, g_source_remove);
-      g_free (call);
-    }
+  g_clear_handle_id (&call->bound_id, g_source_remove);
+  g_free (call);
 }
 
 /* Answers now, or after a refresh when one is asked for or due. */

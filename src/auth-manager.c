@@ -8,6 +8,7 @@
 #include "write-queue.h"
 
 #define SAVE_RETRY_MAX_SECONDS 10
+#define ROTATED_AWAY_MAX 32
 
 struct _AuthManager {
   GObject parent_instance;
@@ -26,6 +27,11 @@ struct _AuthManager {
   gboolean unsaved_refresh;
   /* A rescue copy of refreshed tokens may be on disk (rescue-record.h). */
   gboolean rescue_present;
+  /* The record this daemon's last refresh produced, and the SHA-256 of the
+   * refresh tokens its refreshes replaced (dead at the server): a store
+   * that comes back with one of those lost a write, and is not believed. */
+  AuthRecord *newest_refreshed;
+  GQueue rotated_away; /* char*, newest first, at most ROTATED_AWAY_MAX */
   gboolean loaded;
   char *store_error; /* NULL: the store is fine */
   const char *store_state; /* "ok", "locked", "unavailable" or "error" */
@@ -304,6 +310,57 @@ adopt_poison (AuthManager *self, PoisonRecord *stored)
     persist_poison (self, self->poison);
 }
 
+static char *
+refresh_token_hash (AuthRecord *record)
+{
+  const char *token = record != NULL ? auth_record_get_refresh_token (record) : NULL;
+
+  return token != NULL ? g_compute_checksum_for_string (G_CHECKSUM_SHA256, token, -1) : NULL;
+}
+
+static gboolean
+find_string (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (a, b);
+}
+
+/* TRUE when @record's refresh token is one this daemon's refreshes have
+ * replaced: the server has rotated it, it will never work again. */
+static gboolean
+is_rotated_away (AuthManager *self, AuthRecord *record)
+{
+  g_autofree char *hash = refresh_token_hash (record);
+
+  return hash != NULL && g_queue_find_custom (&self->rotated_away, hash, find_string) != NULL;
+}
+
+/* A refresh replaced @old's refresh token by @refreshed's. */
+static void
+note_rotation (AuthManager *self, AuthRecord *old, AuthRecord *refreshed)
+{
+  char *hash = refresh_token_hash (old);
+
+  g_clear_pointer (&self->newest_refreshed, auth_record_unref);
+  self->newest_refreshed = auth_record_ref (refreshed);
+  if (hash == NULL || g_strcmp0 (auth_record_get_refresh_token (old), auth_record_get_refresh_token (refreshed)) == 0)
+    {
+      g_free (hash);
+      return;
+    }
+  g_queue_push_head (&self->rotated_away, hash);
+  while (g_queue_get_length (&self->rotated_away) > ROTATED_AWAY_MAX)
+    g_free (g_queue_pop_tail (&self->rotated_away));
+}
+
+/* Forgets the rotations (a login or logout made here: a new start). */
+static void
+forget_rotations (AuthManager *self)
+{
+  g_clear_pointer (&self->newest_refreshed, auth_record_unref);
+  g_queue_clear_full (&self->rotated_away, g_free);
+}
+
+static gboolean is_record_in_use (AuthManager *self, AuthRecord *record);
 static void queue_save (AuthManager *self, AuthRecord *record);
 static void queue_rescue (AuthManager *self, AuthRecord *record, const char *base_fingerprint);
 
@@ -342,6 +399,25 @@ adopt_snapshot (AuthManager *self, AuthSnapshot *snapshot)
   const char *fp = fingerprint_of (snapshot->record);
   gboolean material = FALSE;
 
+  if (self->newest_refreshed != NULL && is_rotated_away (self, snapshot->record))
+    {
+      /* The store went back to tokens this daemon has rotated since (a
+       * keyring that lost its last write, a restored backup): sending that
+       * refresh token would only get refresh_token_reused. Keep the newest
+       * tokens and write them again. */
+      g_message ("%s holds a refresh token that has been rotated since; keeping the newer tokens "
+                 "and saving them again", self->backend->ops->describe (self->backend));
+      material = !is_record_in_use (self, self->newest_refreshed);
+      g_clear_pointer (&self->record, auth_record_unref);
+      self->record = auth_record_ref (self->newest_refreshed);
+      self->unsaved_refresh = TRUE;
+      g_free (self->stored_fp);
+      self->stored_fp = g_strdup (fp);
+      queue_rescue (self, self->record, fp);
+      queue_save (self, NULL);
+      adopt_poison (self, snapshot->poison);
+      return material;
+    }
   if (self->unsaved_refresh && g_strcmp0 (fp, self->stored_fp) == 0)
     {
       /* The store still holds the record the unsaved refresh started
@@ -364,6 +440,11 @@ adopt_snapshot (AuthManager *self, AuthSnapshot *snapshot)
                          "are dropped in favour of them");
               queue_rescue (self, NULL, NULL);
             }
+          /* Other credentials now: this daemon's rotations no longer say
+           * anything about them. (A store that shows nothing may be a
+           * keyring coming back; the rotations are kept for it.) */
+          if (snapshot->record != NULL)
+            forget_rotations (self);
           self->unsaved_refresh = FALSE;
           self->save_failures = 0;
           g_clear_handle_id (&self->save_retry_id, g_source_remove);
@@ -796,6 +877,7 @@ refresh_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
           return;
         }
       g_message ("Refreshed the ChatGPT tokens");
+      note_rotation (self, self->record, refreshed);
       g_clear_pointer (&self->record, auth_record_unref);
       self->record = refreshed;
       self->unsaved_refresh = TRUE;
@@ -971,6 +1053,7 @@ apply_user_change (AuthManager *self, AuthRecord *record)
   g_clear_pointer (&self->poison, poison_record_free);
   persist_poison (self, NULL);
   queue_rescue (self, NULL, NULL);
+  forget_rotations (self);
   clear_store_error (self);
   emit_changed (self);
 }
@@ -1144,6 +1227,7 @@ auth_manager_finalize (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_pointer (&self->record, auth_record_unref);
   g_clear_pointer (&self->attempted, auth_record_unref);
+  forget_rotations (self);
   g_clear_pointer (&self->poison, poison_record_free);
   g_clear_pointer (&self->poison_to_write, poison_record_free);
   g_free (self->stored_fp);

@@ -86,12 +86,23 @@ class FaultTestCase(KeyringFixture, DaemonTestCase):
                 self.conn.call(BUS_NAME, OBJECT_PATH, INTERFACE, "GetAuthStatus", GLib.Variant("(bb)", (True, True)),
                                None, Gio.DBusCallFlags.NONE, -1, None, done)
             pump(0.005)
+        if state["errors"]:
+            self.report()
         self.assertEqual(state["errors"], [], "a running daemon failed to answer")
+
+    def report(self):
+        """What the daemon said lately and what the server holds, for a
+        failure's diagnosis."""
+        lines = [line for line in self.daemon_log().splitlines() if "-DEBUG" not in line]
+        print("--- daemon log (last lines) ---\n" + "\n".join(lines[-40:]))
+        print("--- server ---\n" + json.dumps(self.token_server.rotation_state())[:2000])
 
     # -- what the server and the stores hold -----------------------------------
 
     def server(self):
         state = self.token_server.rotation_state()
+        if state["reused"] or state["unknown"]:
+            self.report()
         self.assertEqual(state["reused"], 0, "the server saw a reused refresh token")
         self.assertEqual(state["unknown"], 0, "the server saw a refresh token it never issued")
         return state

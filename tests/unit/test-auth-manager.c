@@ -1121,6 +1121,41 @@ test_backoff_ignores_wall_clock_steps (void)
   fixture_stop (&fx);
 }
 
+/* A store that loses its last write (a keyring killed before it wrote its
+ * file) first shows nothing, then the record from before the refresh: the
+ * daemon keeps the newer tokens, saves them again, and never sends the
+ * rotated refresh token. */
+static void
+test_store_rollback_keeps_newer_tokens (void)
+{
+  Fixture fx = { 0 };
+  g_autoptr(AuthRecord) before = NULL;
+
+  fixture_start (&fx, chatgpt_record ("rt-1", T0 + 3600 * SEC, 0, "a"));
+  before = auth_record_ref (fx.fake->stored);
+  fx.fake->save_fails = TRUE;
+  script (&fx, success ("access-2", "rt-2"));
+  g_assert_cmpstr (client_call (&fx, TRUE, TRUE), ==, "access-2");
+
+  /* The keyring comes back: first no item, then the old one. */
+  g_clear_pointer (&fx.fake->stored, auth_record_unref);
+  fx.fake->changed (fx.fake->changed_data);
+  spin_until_idle ();
+  fx.fake->stored = auth_record_ref (before);
+  fx.fake->save_fails = FALSE;
+  fx.fake->changed (fx.fake->changed_data);
+  spin_until_idle ();
+  g_assert_cmpstr (auth_manager_get_token (fx.manager), ==, "access-2");
+  while (g_strcmp0 (auth_record_get_refresh_token (fx.fake->stored), "rt-2") != 0)
+    g_main_context_iteration (NULL, TRUE);
+
+  fx.fake->now += 31 * SEC;
+  script (&fx, success ("access-3", "rt-3"));
+  g_assert_cmpstr (client_call (&fx, TRUE, TRUE), ==, "access-3");
+  g_assert_cmpstr (g_ptr_array_index (fx.fake->sent, 1), ==, "rt-2");
+  fixture_stop (&fx);
+}
+
 static void
 test_apikey_never_refreshes (void)
 {
@@ -1156,6 +1191,7 @@ main (int argc, char **argv)
   g_test_add_func ("/manager/save-failure-keeps-rotated-token", test_save_failure_keeps_rotated_token);
   g_test_add_func ("/manager/apikey-never-refreshes", test_apikey_never_refreshes);
   g_test_add_func ("/manager/logout-waits-for-save", test_logout_waits_for_save);
+  g_test_add_func ("/manager/store-rollback-keeps-newer-tokens", test_store_rollback_keeps_newer_tokens);
   g_test_add_func ("/manager/backoff-ignores-wall-clock-steps", test_backoff_ignores_wall_clock_steps);
   g_test_add_func ("/manager/rescue-copy-survives-restart", test_rescue_copy_survives_restart);
   g_test_add_func ("/manager/rescue-copy-dropped-when-stale", test_rescue_copy_dropped_when_stale);
