@@ -29,8 +29,9 @@ meson test -C "$builddir" --suite fuzz --num-processes "$(nproc)" --print-errorl
 import json, re, sys
 for line in open(sys.argv[1]):
     t = json.loads(line)
-    runs = re.search(r"stat::number_of_executed_units: (\d+)", t.get("stdout", "") or "")
-    rate = re.search(r"stat::average_exec_per_sec:\s+(\d+)", t.get("stdout", "") or "")
+    out = (t.get("stdout") or "") + (t.get("stderr") or "")  # libFuzzer reports on stderr
+    runs = re.search(r"stat::number_of_executed_units: (\d+)", out)
+    rate = re.search(r"stat::average_exec_per_sec:\s+(\d+)", out)
     print(f"{t['name']}: {t['result']}, {runs.group(1) if runs else '?'} executions "
           f"({rate.group(1) if rate else '?'}/s) in {t['duration']:.0f} s")
 PY
