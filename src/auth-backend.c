@@ -81,20 +81,34 @@ work_data_free (WorkData *w)
   g_free (w);
 }
 
-/* Runs @func in a thread with a WorkData for @self; the task completes
- * @callback. */
-static void
-run_in_thread (RealBackend *self, AuthRecord *record, GTaskThreadFunc func, GAsyncReadyCallback callback,
-               gpointer user_data)
+static WorkData *
+work_data_new (RealBackend *self, AuthRecord *record)
 {
-  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
   WorkData *w = g_new0 (WorkData, 1);
 
   w->self = self;
   w->record = record != NULL ? auth_record_ref (record) : NULL;
   w->lock_held = self->holds_lock;
+  return w;
+}
+
+/* Runs @func in a worker thread with @w (taken); the task completes
+ * @callback. */
+static void
+work_run (WorkData *w, GTaskThreadFunc func, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+
+  g_task_set_source_tag (task, func);
   g_task_set_task_data (task, w, (GDestroyNotify) work_data_free);
   g_task_run_in_thread (task, func);
+}
+
+static void
+run_in_thread (RealBackend *self, AuthRecord *record, GTaskThreadFunc func, GAsyncReadyCallback callback,
+               gpointer user_data)
+{
+  work_run (work_data_new (self, record), func, callback, user_data);
 }
 
 static void
@@ -492,15 +506,10 @@ static void
 real_save_poison (AuthBackend *backend, const PoisonRecord *poison, GAsyncReadyCallback callback,
                   gpointer user_data)
 {
-  RealBackend *self = (RealBackend *) backend;
-  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
-  WorkData *w = g_new0 (WorkData, 1);
+  WorkData *w = work_data_new ((RealBackend *) backend, NULL);
 
-  w->self = self;
   w->poison = poison != NULL ? poison_record_copy (poison) : NULL;
-  g_task_set_source_tag (task, real_save_poison);
-  g_task_set_task_data (task, w, (GDestroyNotify) work_data_free);
-  g_task_run_in_thread (task, poison_save_thread);
+  work_run (w, poison_save_thread, callback, user_data);
 }
 
 static void
@@ -521,16 +530,10 @@ static void
 real_save_rescue (AuthBackend *backend, AuthRecord *record, const char *base_fingerprint,
                   GAsyncReadyCallback callback, gpointer user_data)
 {
-  RealBackend *self = (RealBackend *) backend;
-  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
-  WorkData *w = g_new0 (WorkData, 1);
+  WorkData *w = work_data_new ((RealBackend *) backend, record);
 
-  w->self = self;
-  w->record = record != NULL ? auth_record_ref (record) : NULL;
   w->base_fingerprint = g_strdup (base_fingerprint);
-  g_task_set_source_tag (task, real_save_rescue);
-  g_task_set_task_data (task, w, (GDestroyNotify) work_data_free);
-  g_task_run_in_thread (task, rescue_save_thread);
+  work_run (w, rescue_save_thread, callback, user_data);
 }
 
 static void
