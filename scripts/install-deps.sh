@@ -17,6 +17,11 @@ mapfile -t wanted < <(awk -v kinds="$kinds" '!/^#/ && NF >= 2 && $1 ~ kinds { sp
 
 missing=()
 for pkg in "${wanted[@]}"; do
+  # Node.js from another source brings its own npm (and conflicts with
+  # Debian's): an npm command on PATH is enough.
+  if [ "$pkg" = npm ] && command -v npm >/dev/null; then
+    continue
+  fi
   if ! dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q '^install ok installed$'; then
     missing+=("$pkg")
   fi

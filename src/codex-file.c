@@ -121,6 +121,13 @@ gboolean
 codex_file_write_atomic (const char *path, const char *tmp_prefix, const char *data, gsize len,
                          GError **error)
 {
+  return codex_file_write_atomic_mode (path, tmp_prefix, data, len, 0600, error);
+}
+
+gboolean
+codex_file_write_atomic_mode (const char *path, const char *tmp_prefix, const char *data, gsize len,
+                              guint mode, GError **error)
+{
   g_autofree char *dir = g_path_get_dirname (path);
   g_autofree char *tmp = g_strdup_printf ("%s/%sXXXXXX", dir, tmp_prefix);
   int fd, dfd;
@@ -128,7 +135,7 @@ codex_file_write_atomic (const char *path, const char *tmp_prefix, const char *d
   fd = g_mkstemp_full (tmp, O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0)
     return set_errno_error (error, errno, "cannot create a temporary file", dir);
-  if (!write_all (fd, data, len) || fsync (fd) < 0)
+  if ((mode != 0600 && fchmod (fd, mode & 07777) < 0) || !write_all (fd, data, len) || fsync (fd) < 0)
     {
       int saved = errno != 0 ? errno : EIO;
       close (fd);

@@ -18,6 +18,9 @@ gboolean codex_file_read_bounded_mode (const char *path, gsize max_size, char **
  * directory (mode 0600), fsync, rename over @path, fsync the directory. */
 gboolean codex_file_write_atomic (const char *path, const char *tmp_prefix,
                                   const char *data, gsize len, GError **error);
+/* The same, for a file that is not secret: the new file gets @mode. */
+gboolean codex_file_write_atomic_mode (const char *path, const char *tmp_prefix, const char *data,
+                                       gsize len, guint mode, GError **error);
 
 /* Takes an exclusive flock on @path (created 0600 if missing), waiting at
  * most @timeout_ms. Returns the fd holding the lock (close it to release),
