@@ -7,6 +7,7 @@
 
 #include "auth-backend.h"
 #include "auth-error.h"
+#include "codex-config.h"
 #include "credential-store.h"
 #include "rescue-record.h"
 #include "store-file.h"
@@ -38,7 +39,8 @@ typedef struct {
   CredentialStoreIO io; /* the real stores, for the policy */
   CredentialStore *policy;
   StoreFile *file;
-  StoreSecret *secret; /* NULL in file mode */
+  StoreSecret *secret; /* NULL with the daemon setting store=file */
+  char *codex_home;
   TokenClient *token_client;
   char *poison_path;
   char *rescue_path;
@@ -70,6 +72,7 @@ typedef struct {
   PoisonRecord *poison; /* for save_poison */
   char *base_fingerprint; /* for save_rescue */
   gboolean lock_held;   /* auth.lock is held by load_under_lock() */
+  const char *value;    /* for config_write: a static string */
 } WorkData;
 
 static void
@@ -167,6 +170,42 @@ static void
 io_file_delete (CredentialStoreIO *io, GAsyncReadyCallback callback, gpointer user_data)
 {
   run_in_thread (REAL_FROM_IO (io), NULL, file_delete_thread, callback, user_data);
+}
+
+static void
+config_read_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  WorkData *w = task_data;
+  StoreConfigRead *read = g_new0 (StoreConfigRead, 1);
+
+  read->setting = codex_config_read_store_setting (w->self->codex_home, &read->problem);
+  g_task_return_pointer (task, read, (GDestroyNotify) store_config_read_free);
+}
+
+static void
+config_write_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  WorkData *w = task_data;
+  GError *error = NULL;
+
+  gboolean ok = codex_config_write_store_setting (w->self->codex_home, w->value, &error);
+
+  return_outcome (task, ok, error);
+}
+
+static void
+io_config_read (CredentialStoreIO *io, GAsyncReadyCallback callback, gpointer user_data)
+{
+  run_in_thread (REAL_FROM_IO (io), NULL, config_read_thread, callback, user_data);
+}
+
+static void
+io_config_write (CredentialStoreIO *io, const char *value, GAsyncReadyCallback callback, gpointer user_data)
+{
+  WorkData *w = work_data_new (REAL_FROM_IO (io), NULL);
+
+  w->value = value;
+  work_run (w, config_write_thread, callback, user_data);
 }
 
 static const char *
@@ -272,8 +311,9 @@ real_watch (AuthBackend *backend, AuthBackendChangedFunc changed, gpointer user_
       g_signal_connect (self->secret, "changed", G_CALLBACK (real_store_changed_cb), self);
       store_secret_watch (self->secret);
     }
-  if (credential_store_get_mode (self->policy) == STORE_MODE_SECRET_SERVICE)
+  if (credential_store_get_setting (self->policy) == STORE_MODE_SECRET_SERVICE)
     return TRUE;
+  /* auth.json, and the Codex CLI's config.toml beside it. */
   g_signal_connect (self->file, "changed", G_CALLBACK (real_store_changed_cb), self);
   return store_file_watch (self->file, error);
 }
@@ -458,6 +498,16 @@ real_save_login (AuthBackend *backend, AuthRecord *record, GAsyncReadyCallback c
 }
 
 static void
+real_move (AuthBackend *backend, AuthRecord *record, StoreMode target, GAsyncReadyCallback callback,
+           gpointer user_data)
+{
+  RealBackend *self = (RealBackend *) backend;
+
+  credential_store_move_async (self->policy, record, target, policy_write_done_cb,
+                               write_task_new (self, callback, user_data));
+}
+
+static void
 real_remove_all (AuthBackend *backend, GAsyncReadyCallback callback, gpointer user_data)
 {
   RealBackend *self = (RealBackend *) backend;
@@ -542,11 +592,11 @@ real_unlock_store (AuthBackend *backend, GAsyncReadyCallback callback, gpointer 
   RealBackend *self = (RealBackend *) backend;
   GTask *task = g_task_new (NULL, NULL, callback, user_data);
 
-  if (self->secret == NULL)
+  if (self->secret == NULL || !credential_store_uses_keyring (self->policy))
     {
       g_task_return_new_error (task, CODEX_AUTH_ERROR, CODEX_AUTH_ERROR_STORE_UNAVAILABLE,
-                               "The credentials are kept in %s (store=file): there is no keyring to unlock",
-                               store_file_get_path (self->file));
+                               "The credentials are kept in %s (%s): there is no keyring to unlock",
+                               store_file_get_path (self->file), credential_store_get_reason (self->policy));
       g_object_unref (task);
       return;
     }
@@ -583,6 +633,24 @@ real_store_name (AuthBackend *backend)
   return credential_store_get_source_name (((RealBackend *) backend)->policy);
 }
 
+static const char *
+real_describe_searched (AuthBackend *backend)
+{
+  return credential_store_describe_searched (((RealBackend *) backend)->policy);
+}
+
+static const char *
+real_store_reason (AuthBackend *backend)
+{
+  return credential_store_get_reason (((RealBackend *) backend)->policy);
+}
+
+static const char *
+real_config_problem (AuthBackend *backend)
+{
+  return credential_store_get_config_problem (((RealBackend *) backend)->policy);
+}
+
 static void
 real_free (AuthBackend *backend)
 {
@@ -600,6 +668,7 @@ real_free (AuthBackend *backend)
   g_free (self->poison_path);
   g_free (self->rescue_path);
   g_free (self->keyring_description);
+  g_free (self->codex_home);
   g_free (self);
 }
 
@@ -617,6 +686,10 @@ static const AuthBackendOps real_ops = {
   .random = real_random,
   .describe = real_describe,
   .store_name = real_store_name,
+  .describe_searched = real_describe_searched,
+  .store_reason = real_store_reason,
+  .config_problem = real_config_problem,
+  .move = real_move,
   .save_login = real_save_login,
   .remove_all = real_remove_all,
   .unlock_store = real_unlock_store,
@@ -642,9 +715,12 @@ auth_backend_new_real (const char *codex_home, StoreMode mode, const char *token
     .file_load = io_file_load,
     .file_save = io_file_save,
     .file_delete = io_file_delete,
+    .config_read = io_config_read,
+    .config_write = io_config_write,
     .keyring_describe = io_keyring_describe,
     .file_describe = io_file_describe,
   };
+  self->codex_home = g_strdup (codex_home);
   self->file = store_file_new (codex_home);
   if (mode != STORE_MODE_FILE)
     {

@@ -66,6 +66,16 @@ typedef struct {
   const char *(*describe) (AuthBackend *backend);
   /* The CredentialStore property: "secret-service", "file" or "none". */
   const char *(*store_name) (AuthBackend *backend);
+  /* Where a load looks, for messages about finding nothing. */
+  const char *(*describe_searched) (AuthBackend *backend);
+  /* Which setting chose the store (credential_store_get_reason()), and
+   * why the Codex CLI's config.toml cannot be used (NULL: it can). */
+  const char *(*store_reason) (AuthBackend *backend);
+  const char *(*config_problem) (AuthBackend *backend);
+  /* Moves @record (NULL: none) to @target and sets the Codex CLI's
+   * setting to match (credential_store_move_async()): boolean or an error. */
+  void (*move) (AuthBackend *backend, AuthRecord *record, StoreMode target, GAsyncReadyCallback callback,
+                gpointer user_data);
   /* Stores a new login where the store policy puts it (credential-store.h).
    * Boolean or an error. */
   void (*save_login) (AuthBackend *backend, AuthRecord *record, GAsyncReadyCallback callback,

@@ -175,7 +175,8 @@ reply_auth_status (AuthBus *self, sd_bus_message *m, gboolean include_token)
 
 static int reply_auth_status_details (AuthBus *self, sd_bus_message *m, gboolean include_token);
 
-/* A call waiting for the refresh in flight. It is answered when the
+/* A call waiting for the refresh in flight (or for the keyring item to be
+ * read again first: auth_manager_prepare_async()). It is answered when the
  * refresh ends or when AUTH_BUS_ANSWER_BOUND_MS have passed, whichever comes
  * first, and freed when the refresh ends (which always comes). */
 typedef struct {
@@ -215,26 +216,27 @@ answer_bound_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* The refresh is over: answer if the bound has not already, and free. */
+/* The wait is over: answer if the bound has not already, and free. */
 static void
-refresh_wait_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+prepare_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   PendingCall *call = user_data;
 
-  auth_manager_refresh_finish (AUTH_MANAGER (source), result);
+  auth_manager_prepare_finish (AUTH_MANAGER (source), result);
   pending_call_answer (call);
   g_clear_handle_id (&call->bound_id, g_source_remove);
   g_free (call);
 }
 
-/* Answers now, or after a refresh when one is asked for or due. */
+/* Answers now, or after a re-read of the keyring item and a refresh when
+ * they are due or asked for. */
 static int
 answer_or_wait (AuthBus *self, sd_bus_message *m, gboolean include_token, gboolean refresh_token,
                 gboolean details)
 {
   PendingCall *call;
 
-  if (!auth_manager_refresh_needed (self->manager, refresh_token, include_token))
+  if (!auth_manager_prepare_needed (self->manager, refresh_token, include_token))
     return details ? reply_auth_status_details (self, m, include_token)
                    : reply_auth_status (self, m, include_token);
 
@@ -244,7 +246,7 @@ answer_or_wait (AuthBus *self, sd_bus_message *m, gboolean include_token, gboole
   call->include_token = include_token;
   call->details = details;
   call->bound_id = g_timeout_add (AUTH_BUS_ANSWER_BOUND_MS, answer_bound_cb, call);
-  auth_manager_refresh_async (self->manager, refresh_wait_cb, call);
+  auth_manager_prepare_async (self->manager, refresh_token, include_token, prepare_done_cb, call);
   return 1;
 }
 
@@ -323,10 +325,11 @@ reply_auth_status_details (AuthBus *self, sd_bus_message *m, gboolean include_to
   r = sd_bus_message_open_container (reply, 'a', "{sv}");
   if (r < 0)
     return r;
-  r = sd_bus_message_append (reply, "{sv}{sv}{sv}",
+  r = sd_bus_message_append (reply, "{sv}{sv}{sv}{sv}",
                              "auth-token", "s", token != NULL ? token : "",
                              "requires-openai-auth", "b", 1,
-                             "store-error-message", "s", self->status.store_error_message);
+                             "store-error-message", "s", self->status.store_error_message,
+                             "codex-config-error", "s", self->status.codex_config_error);
   if (r < 0)
     return r;
   for (guint i = 0; i < G_N_ELEMENTS (property_info); i++)
@@ -446,6 +449,8 @@ user_change_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (g_task_get_source_tag (G_TASK (result)) == auth_manager_logout_async)
     ok = auth_manager_logout_finish (AUTH_MANAGER (source), result, &error);
+  else if (g_task_get_source_tag (G_TASK (result)) == auth_manager_move_async)
+    ok = auth_manager_move_finish (AUTH_MANAGER (source), result, &error);
   else
     ok = auth_manager_login_finish (AUTH_MANAGER (source), result, &error);
   r = ok ? sd_bus_reply_method_return (m, NULL) : reply_gerror (m, error);
@@ -506,6 +511,24 @@ method_logout (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
   return 1;
 }
 
+static int
+method_move_credentials (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  AuthBus *self = userdata;
+  const char *store = NULL;
+  StoreMode target;
+  int r;
+
+  r = sd_bus_message_read (m, "s", &store);
+  if (r < 0)
+    return r;
+  if (!store_mode_from_string (store, &target) || target == STORE_MODE_AUTO)
+    return sd_bus_error_setf (ret_error, SD_BUS_ERROR_INVALID_ARGS,
+                              "Unknown store; the stores are \"secret-service\" and \"file\"");
+  auth_manager_move_async (self->manager, target, user_change_done_cb, sd_bus_message_ref (m));
+  return 1;
+}
+
 #define STATUS_OFFSET(field) (offsetof (AuthBus, status) + offsetof (AuthStatus, field))
 #define PROPERTY_FLAGS_emits SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
 #define PROPERTY_FLAGS_const SD_BUS_VTABLE_PROPERTY_CONST
@@ -524,6 +547,8 @@ static const sd_bus_vtable auth_vtable[] = {
                            method_get_auth_status_details, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
                            method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("MoveCredentials", SD_BUS_ARGS ("s", store), SD_BUS_NO_RESULT,
+                           method_move_credentials, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("UnlockStore", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
                            method_unlock_store, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("LoginWithApiKey", SD_BUS_ARGS ("s", api_key), SD_BUS_NO_RESULT,

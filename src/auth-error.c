@@ -23,6 +23,9 @@ static const CodexAuthErrorInfo error_table[] = {
     "The credential store cannot be read or written", CODEX_AUTHCTL_EXIT_ERROR },
   { CODEX_AUTH_ERROR_ACCESS_DENIED, NAME ("AccessDenied"),
     "The caller runs as another user", CODEX_AUTHCTL_EXIT_ERROR },
+  { CODEX_AUTH_ERROR_NOT_SUPPORTED, NAME ("NotSupported"),
+    "Not possible with this configuration (the daemon's store= setting chooses the store)",
+    CODEX_AUTHCTL_EXIT_ERROR },
 };
 
 const CodexAuthErrorInfo *

@@ -19,6 +19,7 @@ typedef enum {
   CODEX_AUTH_ERROR_STORE_LOCKED,
   CODEX_AUTH_ERROR_STORE_ERROR,
   CODEX_AUTH_ERROR_ACCESS_DENIED,
+  CODEX_AUTH_ERROR_NOT_SUPPORTED,
 } CodexAuthError;
 
 GQuark codex_auth_error_quark (void);

@@ -37,7 +37,9 @@ struct _AuthManager {
   const char *store_state; /* "ok", "locked", "unavailable" or "error" */
   char *logged_unusable;
 
-  /* Reads of the store. */
+  /* Reads of the store; when the last one that succeeded ended (monotonic
+   * clock), for the re-validation of a keyring item before a token goes out. */
+  gint64 last_read_mono;
   gboolean loading;
   gboolean load_again;
   GPtrArray *waiters;      /* GTask: served by the read in flight */
@@ -63,6 +65,12 @@ struct _AuthManager {
    * on the wall clock, for NextRefreshAttempt only. */
   gint64 next_attempt_mono;
   gint64 next_attempt_usec;
+  /* After refresh_token_reused: how long the store is watched for the
+   * token another program rotated, the reads left, and the timer. */
+  gint64 reuse_wait_usec; /* AUTH_REUSE_WAIT_USEC, or a test's */
+  guint reuse_reads_left;
+  guint reuse_check_id;
+  TokenResult *reuse_result;
   char *error_code;
   char *error_message;
 
@@ -80,6 +88,7 @@ enum {
 static guint signals[N_SIGNALS];
 
 static void start_load (AuthManager *self);
+static gboolean store_unreachable (AuthManager *self);
 static void finish_refresh (AuthManager *self);
 static void schedule_save_retry (AuthManager *self);
 
@@ -95,6 +104,7 @@ auth_status_clear (AuthStatus *s)
 {
   AUTH_PROPERTIES (CLEAR_FIELD)
   g_clear_pointer (&s->store_error_message, g_free);
+  g_clear_pointer (&s->codex_config_error, g_free);
 }
 
 #undef CLEAR_FIELD
@@ -429,7 +439,8 @@ adopt_snapshot (AuthManager *self, AuthSnapshot *snapshot)
       if (material)
         {
           if (snapshot->record == NULL)
-            g_message ("%s was removed: no credentials", self->backend->ops->describe (self->backend));
+            g_message ("No credentials are stored any more (in %s)",
+                       self->backend->ops->describe_searched (self->backend));
           else
             g_message ("Loaded %s credentials from %s",
                        auth_mode_to_string (auth_record_get_mode (snapshot->record)),
@@ -486,7 +497,10 @@ load_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
 
   if (snapshot != NULL)
-    adopt_snapshot (self, snapshot);
+    {
+      self->last_read_mono = self->backend->ops->monotonic (self->backend);
+      adopt_snapshot (self, snapshot);
+    }
   else
     {
       g_autofree char *message = g_strdup_printf ("Cannot use the stored credentials: %s; %s",
@@ -833,6 +847,83 @@ verify_permanent_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   persist_poison_then_finish_refresh (self, poison);
 }
 
+/* ---- refresh_token_reused: who used it? ---------------------------------
+ *
+ * The token server says the refresh token was used already. Usually another
+ * program (the Codex CLI) sent the same token a moment earlier and is about
+ * to save the new one: the CLI takes auth.lock only around its save. So the
+ * lock is released, and the store is read again, fresh, every
+ * AUTH_REUSE_POLL_USEC for at most AUTH_REUSE_WAIT_USEC (a store change
+ * also triggers a read; the reads are counted, not timed, so that a clock
+ * that jumps neither shortens nor stretches the wait). A different refresh token there is adopted; if
+ * none comes, the failure is verified under the lock and poisons as any
+ * other permanent failure. */
+
+static gboolean
+has_other_refresh_token (AuthRecord *stored, AuthRecord *attempted)
+{
+  if (stored == NULL || auth_record_get_mode (stored) != AUTH_MODE_CHATGPT)
+    return TRUE;
+  return g_strcmp0 (auth_record_get_refresh_token (stored), auth_record_get_refresh_token (attempted)) != 0;
+}
+
+static void reuse_loaded_cb (GObject *source, GAsyncResult *res, gpointer user_data);
+
+static gboolean
+reuse_check_cb (gpointer user_data)
+{
+  AuthManager *self = user_data;
+
+  self->reuse_check_id = 0;
+  self->backend->ops->load (self->backend, reuse_loaded_cb, self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+start_reuse_wait (AuthManager *self, TokenResult *result)
+{
+  g_message ("The refresh token was already used (%s): waiting up to %d s for the program that used it "
+             "to save the new one",
+             result->code, (int) (AUTH_REUSE_WAIT_USEC / G_USEC_PER_SEC));
+  self->reuse_result = result;
+  self->reuse_reads_left = (guint) (self->reuse_wait_usec / AUTH_REUSE_POLL_USEC);
+  /* The other program cannot save while this one holds auth.lock. */
+  self->backend->ops->release_lock (self->backend);
+  self->reuse_check_id = g_timeout_add (AUTH_REUSE_POLL_USEC / 1000, reuse_check_cb, self);
+}
+
+static void
+reuse_loaded_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  AuthManager *self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(AuthSnapshot) snapshot = g_task_propagate_pointer (G_TASK (res), &error);
+  VerifyData *data;
+
+  if (snapshot != NULL)
+    self->last_read_mono = self->backend->ops->monotonic (self->backend);
+  if (!is_record_in_use (self, self->attempted) ||
+      (snapshot != NULL && has_other_refresh_token (snapshot->record, self->attempted)))
+    {
+      g_message ("Another program saved new credentials after using the refresh token: using them");
+      if (snapshot != NULL)
+        adopt_snapshot (self, snapshot);
+      g_clear_pointer (&self->reuse_result, token_result_free);
+      finish_refresh (self);
+      return;
+    }
+  if (!self->stopping && --self->reuse_reads_left > 0)
+    {
+      self->reuse_check_id = g_timeout_add (AUTH_REUSE_POLL_USEC / 1000, reuse_check_cb, self);
+      return;
+    }
+  /* Nobody saved a newer token: verified under the lock, then poisoned. */
+  data = g_new0 (VerifyData, 1);
+  data->self = self;
+  data->result = g_steal_pointer (&self->reuse_result);
+  self->backend->ops->load_under_lock (self->backend, verify_permanent_cb, data);
+}
+
 static void
 refresh_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -889,6 +980,12 @@ refresh_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
       return;
 
     case TOKEN_RESULT_PERMANENT:
+      if (g_strcmp0 (result->code, "refresh_token_reused") == 0 && !self->stopping &&
+          self->reuse_wait_usec >= AUTH_REUSE_POLL_USEC)
+        {
+          start_reuse_wait (self, g_steal_pointer (&result));
+          return;
+        }
       {
         VerifyData *data = g_new0 (VerifyData, 1);
 
@@ -918,6 +1015,8 @@ load_under_lock_cb (GObject *source, GAsyncResult *res, gpointer user_data)
       finish_refresh (self);
       return;
     }
+  if (snapshot != NULL)
+    self->last_read_mono = self->backend->ops->monotonic (self->backend);
   if (snapshot == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BUSY))
     {
       /* Another program held auth.lock past the wait: a transient failure,
@@ -1030,6 +1129,85 @@ auth_manager_refresh_async (AuthManager *self, GAsyncReadyCallback callback, gpo
 
 void
 auth_manager_refresh_finish (AuthManager *self, GAsyncResult *result)
+{
+  g_return_if_fail (g_task_is_valid (result, self));
+  (void) g_task_propagate_boolean (G_TASK (result), NULL);
+}
+
+/* ---- before a token goes out: re-validation, then refresh -------------- */
+
+static gboolean
+revalidation_due (AuthManager *self)
+{
+  /* A file store is watched (inotify); a keyring item replaced in place
+   * is not announced, so it is read again if the last read is not fresh. */
+  return self->loaded && !self->stopping && self->record != NULL && self->store_error == NULL &&
+         g_str_equal (self->backend->ops->store_name (self->backend), "secret-service") &&
+         self->backend->ops->monotonic (self->backend) - self->last_read_mono > AUTH_REVALIDATE_USEC;
+}
+
+gboolean
+auth_manager_prepare_needed (AuthManager *self, gboolean force, gboolean want_token)
+{
+  return (want_token && revalidation_due (self)) || auth_manager_refresh_needed (self, force, want_token);
+}
+
+typedef struct {
+  gboolean force;
+  gboolean want_token;
+} PrepareData;
+
+static void
+prepare_refreshed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+
+  auth_manager_refresh_finish (AUTH_MANAGER (source), result);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+prepare_refresh_step (GTask *task)
+{
+  AuthManager *self = g_task_get_source_object (task);
+  PrepareData *data = g_task_get_task_data (task);
+
+  if (auth_manager_refresh_needed (self, data->force, data->want_token))
+    auth_manager_refresh_async (self, prepare_refreshed_cb, task);
+  else
+    {
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+    }
+}
+
+static void
+prepare_reloaded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  /* A failed read shows in StoreState; the answer uses what there is. */
+  (void) auth_manager_reload_finish (AUTH_MANAGER (source), result, NULL);
+  prepare_refresh_step (user_data);
+}
+
+void
+auth_manager_prepare_async (AuthManager *self, gboolean force, gboolean want_token, GAsyncReadyCallback callback,
+                            gpointer user_data)
+{
+  GTask *task = g_task_new (self, NULL, callback, user_data);
+  PrepareData *data = g_new0 (PrepareData, 1);
+
+  data->force = force;
+  data->want_token = want_token;
+  g_task_set_source_tag (task, auth_manager_prepare_async);
+  g_task_set_task_data (task, data, g_free);
+  if (want_token && revalidation_due (self))
+    auth_manager_reload_async (self, NULL, prepare_reloaded_cb, task);
+  else
+    prepare_refresh_step (task);
+}
+
+void
+auth_manager_prepare_finish (AuthManager *self, GAsyncResult *result)
 {
   g_return_if_fail (g_task_is_valid (result, self));
   (void) g_task_propagate_boolean (G_TASK (result), NULL);
@@ -1151,6 +1329,89 @@ auth_manager_login_finish (AuthManager *self, GAsyncResult *result, GError **err
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+/* Moving the credentials to the other store, a write-queue job. */
+typedef struct {
+  AuthManager *self;
+  GTask *task;
+  StoreMode target;
+} MoveJob;
+
+static void
+move_job_free (MoveJob *job)
+{
+  g_clear_object (&job->task);
+  g_free (job);
+}
+
+static gboolean
+move_job_start (gpointer data, GAsyncReadyCallback callback, gpointer user_data)
+{
+  MoveJob *job = data;
+  AuthManager *self = job->self;
+
+  if (store_unreachable (self) || (self->store_error != NULL && !self->unsaved_refresh))
+    {
+      /* What the store holds is not known: moving nothing would lose it. */
+      g_task_return_new_error (job->task, CODEX_AUTH_ERROR,
+                               g_str_equal (self->store_state, "locked") ? CODEX_AUTH_ERROR_STORE_LOCKED
+                               : g_str_equal (self->store_state, "unavailable") ? CODEX_AUTH_ERROR_STORE_UNAVAILABLE
+                                                                                : CODEX_AUTH_ERROR_STORE_ERROR,
+                               "The credentials cannot be read now, so they are not moved: %s",
+                               self->store_error);
+      return FALSE;
+    }
+  /* The record in use is the newest, refreshed tokens not saved yet included. */
+  self->backend->ops->move (self->backend, self->record, job->target, callback, user_data);
+  return TRUE;
+}
+
+static void
+move_job_done (gpointer data, GAsyncResult *result)
+{
+  MoveJob *job = data;
+  AuthManager *self = job->self;
+  GError *error = NULL;
+
+  if (result == NULL)
+    {
+      op_end (self);
+      return;
+    }
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    g_task_return_error (job->task, as_store_error (error));
+  else
+    {
+      g_message ("Moved the credentials to %s; the Codex CLI's setting says %s now",
+                 self->backend->ops->describe (self->backend),
+                 job->target == STORE_MODE_SECRET_SERVICE ? "keyring" : "file");
+      if (self->record != NULL)
+        note_saved (self, self->record);
+      g_task_return_boolean (job->task, TRUE);
+    }
+  request_load (self, NULL);
+  op_end (self);
+}
+
+void
+auth_manager_move_async (AuthManager *self, StoreMode target, GAsyncReadyCallback callback, gpointer user_data)
+{
+  MoveJob *job = g_new0 (MoveJob, 1);
+
+  job->self = self;
+  job->task = g_task_new (self, NULL, callback, user_data);
+  job->target = target;
+  g_task_set_source_tag (job->task, auth_manager_move_async);
+  op_begin (self);
+  write_queue_push (self->writes, "a move to another store", move_job_start, move_job_done, job,
+                    (GDestroyNotify) move_job_free);
+}
+
+gboolean
+auth_manager_move_finish (AuthManager *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 void
 auth_manager_logout_async (AuthManager *self, GAsyncReadyCallback callback, gpointer user_data)
 {
@@ -1222,6 +1483,8 @@ auth_manager_finalize (GObject *object)
   AuthManager *self = AUTH_MANAGER (object);
 
   g_clear_handle_id (&self->save_retry_id, g_source_remove);
+  g_clear_handle_id (&self->reuse_check_id, g_source_remove);
+  g_clear_pointer (&self->reuse_result, token_result_free);
   g_clear_pointer (&self->writes, write_queue_free);
   g_clear_pointer (&self->backend, auth_backend_free);
   g_clear_object (&self->cancellable);
@@ -1258,6 +1521,7 @@ auth_manager_init (AuthManager *self)
 {
   self->cancellable = g_cancellable_new ();
   self->recent_refresh_usec = AUTH_RECENT_REFRESH_USEC;
+  self->reuse_wait_usec = AUTH_REUSE_WAIT_USEC;
   self->store_state = "ok";
   self->waiters = g_ptr_array_new_with_free_func (g_object_unref);
   self->next_waiters = g_ptr_array_new_with_free_func (g_object_unref);
@@ -1333,6 +1597,12 @@ void
 auth_manager_set_recent_refresh_window (AuthManager *self, gint64 usec)
 {
   self->recent_refresh_usec = usec;
+}
+
+void
+auth_manager_set_reuse_wait (AuthManager *self, gint64 usec)
+{
+  self->reuse_wait_usec = usec;
 }
 
 gboolean
@@ -1419,4 +1689,6 @@ auth_manager_get_status (AuthManager *self, AuthStatus *s)
   s->store_state = g_strdup (self->store_error == NULL ? "ok" : self->store_state);
   s->version = g_strdup (PACKAGE_VERSION);
   s->store_error_message = dup_or_empty (self->store_error);
+  s->credential_store_reason = g_strdup (self->backend->ops->store_reason (self->backend));
+  s->codex_config_error = dup_or_empty (self->backend->ops->config_problem (self->backend));
 }

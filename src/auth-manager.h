@@ -14,6 +14,14 @@
 #define AUTH_RECENT_REFRESH_USEC (G_GINT64_CONSTANT (30) * G_USEC_PER_SEC)
 #define AUTH_BACKOFF_INITIAL_USEC (G_GINT64_CONSTANT (1) * G_USEC_PER_SEC)
 #define AUTH_BACKOFF_MAX_USEC (G_GINT64_CONSTANT (600) * G_USEC_PER_SEC)
+/* After refresh_token_reused: how long the store is watched for the token
+ * another program rotated, and how often it is read meanwhile. */
+#define AUTH_REUSE_WAIT_USEC (G_GINT64_CONSTANT (5) * G_USEC_PER_SEC)
+#define AUTH_REUSE_POLL_USEC (G_GINT64_CONSTANT (200) * 1000)
+/* A keyring item read longer ago than this is read again before a token
+ * from it goes out (gnome-keyring does not announce an item replaced in
+ * place). */
+#define AUTH_REVALIDATE_USEC (G_GINT64_CONSTANT (1) * G_USEC_PER_SEC)
 /* Jitter: each delay is multiplied by a factor in [1 - J, 1 + J). */
 #define AUTH_BACKOFF_JITTER 0.2
 
@@ -54,6 +62,11 @@ gboolean auth_manager_reload_finish (AuthManager *self, GAsyncResult *result, GE
  * 0 so that every forced call refreshes. */
 void auth_manager_set_recent_refresh_window (AuthManager *self, gint64 usec);
 
+/* How long a refresh_token_reused answer waits for another program's save
+ * (AUTH_REUSE_WAIT_USEC); under AUTH_REUSE_POLL_USEC it poisons at once.
+ * For tests. */
+void auth_manager_set_reuse_wait (AuthManager *self, gint64 usec);
+
 /* TRUE once the first load finished (successfully or not). */
 gboolean auth_manager_is_loaded (AuthManager *self);
 
@@ -78,6 +91,24 @@ gboolean auth_manager_refresh_needed (AuthManager *self, gboolean force, gboolea
  * whatever the outcome; the answer is then in get_status()/get_token(). */
 void auth_manager_refresh_async (AuthManager *self, GAsyncReadyCallback callback, gpointer user_data);
 void auth_manager_refresh_finish (AuthManager *self, GAsyncResult *result);
+
+/* Whether a call must wait before it is answered: the keyring item is read
+ * again first when a token is wanted and the last read is older than
+ * AUTH_REVALIDATE_USEC, and a refresh follows when
+ * auth_manager_refresh_needed() says so. auth_manager_prepare_async() does
+ * both and always completes (the answer is then in get_status()). */
+gboolean auth_manager_prepare_needed (AuthManager *self, gboolean force, gboolean want_token);
+void auth_manager_prepare_async (AuthManager *self, gboolean force, gboolean want_token,
+                                 GAsyncReadyCallback callback, gpointer user_data);
+void auth_manager_prepare_finish (AuthManager *self, GAsyncResult *result);
+
+/* Moves the credentials to @target (STORE_MODE_SECRET_SERVICE or
+ * STORE_MODE_FILE) and sets the Codex CLI's setting to match. Fails with
+ * CODEX_AUTH_ERROR_NOT_SUPPORTED when the daemon's store= setting chooses
+ * the store, and with a store error when the store cannot be read now. */
+void auth_manager_move_async (AuthManager *self, StoreMode target, GAsyncReadyCallback callback,
+                              gpointer user_data);
+gboolean auth_manager_move_finish (AuthManager *self, GAsyncResult *result, GError **error);
 
 /* Stores @record as the new login (where the store mode says), then uses
  * it: poison and backoff end. On failure (CODEX_AUTH_ERROR_STORE_*)

@@ -27,6 +27,7 @@
   X (NextRefreshAttempt, "next-refresh-attempt", t, next_refresh_attempt, emits)    \
   X (CredentialStore, "credential-store", s, credential_store, emits)               \
   X (StoreState, "store-state", s, store_state, emits)                              \
+  X (CredentialStoreReason, "credential-store-reason", s, credential_store_reason, emits) \
   X (Version, "version", s, version, const)
 
 /* The C type of each D-Bus type; booleans are int, as sd-bus wants them. */
@@ -43,6 +44,9 @@ typedef struct {
   /* Not a property (a GetAuthStatusDetails key only): why StoreState is
    * not "ok", "" otherwise. */
   char *store_error_message;
+  /* Not a property either: why the Codex CLI's config.toml cannot be used
+   * (its default store then applies), "" otherwise. */
+  char *codex_config_error;
 } AuthStatus;
 
 void auth_status_clear (AuthStatus *status);

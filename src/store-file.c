@@ -11,6 +11,7 @@
 
 #include "codex-file.h"
 #include "codex-secret.h"
+#include "codex-config.h"
 #include "store-file.h"
 
 #define AUTH_FILE_NAME "auth.json"
@@ -113,6 +114,7 @@ emit_changed_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* auth.json, or the Codex CLI's config.toml (its store setting). */
 static gboolean
 is_auth_file (GFile *file)
 {
@@ -121,7 +123,7 @@ is_auth_file (GFile *file)
   if (file == NULL)
     return FALSE;
   name = g_file_get_basename (file);
-  return g_strcmp0 (name, AUTH_FILE_NAME) == 0;
+  return g_strcmp0 (name, AUTH_FILE_NAME) == 0 || g_strcmp0 (name, CODEX_CONFIG_NAME) == 0;
 }
 
 static void

@@ -15,7 +15,8 @@ StoreFile *store_file_new (const char *codex_home);
 const char *store_file_get_path (StoreFile *self);
 
 /* Starts watching $CODEX_HOME; "changed" is emitted (coalesced) after
- * auth.json was created, replaced, modified or deleted. */
+ * auth.json or the Codex CLI's config.toml was created, replaced, modified
+ * or deleted. */
 gboolean store_file_watch (StoreFile *self, GError **error);
 
 /* Reads and parses auth.json. The result is a record, or NULL with no

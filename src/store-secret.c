@@ -13,6 +13,11 @@
 
 #define SECRET_BUS_NAME "org.freedesktop.secrets"
 #define CHANGE_COALESCE_MS 50
+/* gnome-keyring sends no signal when a writer (the Codex CLI) replaces the
+ * secret of an existing item: while an item is in use, its Modified
+ * property is polled this often, so that a replacement is noticed within
+ * two seconds. */
+#define ITEM_POLL_MS 1500
 
 struct _StoreSecret {
   GObject parent_instance;
@@ -26,6 +31,14 @@ struct _StoreSecret {
   guint watch_id;
   guint coalesce_id;
   GCancellable *cancellable;
+
+  /* The item the last load read (NULL: none), its Modified time (seconds)
+   * and when the read started (wall clock, microseconds). */
+  char *item_path;
+  guint64 item_modified;
+  gint64 item_read_usec;
+  guint poll_id;
+  gboolean polling; /* a poll call is in flight */
 };
 
 G_DEFINE_TYPE (StoreSecret, store_secret, G_TYPE_OBJECT)
@@ -53,6 +66,8 @@ store_secret_finalize (GObject *object)
 
   g_cancellable_cancel (self->cancellable);
   g_clear_handle_id (&self->coalesce_id, g_source_remove);
+  g_clear_handle_id (&self->poll_id, g_source_remove);
+  g_free (self->item_path);
   if (self->watch_id != 0)
     g_bus_unwatch_name (self->watch_id);
   if (self->connection != NULL && self->signal_id != 0)
@@ -150,6 +165,8 @@ name_vanished_cb (GDBusConnection *connection, const char *name, gpointer user_d
   schedule_changed (user_data);
 }
 
+static void update_poll (StoreSecret *self);
+
 static void
 got_bus_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -169,6 +186,80 @@ got_bus_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   self->watch_id = g_bus_watch_name_on_connection (self->connection, SECRET_BUS_NAME,
                                                    G_BUS_NAME_WATCHER_FLAGS_NONE,
                                                    name_appeared_cb, name_vanished_cb, self, NULL);
+  update_poll (self);
+}
+
+static void
+poll_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(StoreSecret) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  g_autoptr(GVariant) value = NULL;
+
+  self->polling = FALSE;
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || self->item_path == NULL)
+    return;
+  if (reply == NULL)
+    {
+      g_debug ("Cannot poll the Secret Service item: %s", error->message);
+      schedule_changed (self);
+      return;
+    }
+  g_variant_get (reply, "(v)", &value);
+  if (!g_variant_is_of_type (value, G_VARIANT_TYPE_UINT64) || g_variant_get_uint64 (value) != self->item_modified)
+    {
+      g_debug ("The Secret Service item was replaced");
+      schedule_changed (self);
+    }
+  else if (self->item_read_usec / G_USEC_PER_SEC <= (gint64) self->item_modified)
+    {
+      /* Read in the same second as the last change: a second change in
+       * that second would not show in Modified. Read it once more. */
+      schedule_changed (self);
+    }
+}
+
+static gboolean
+poll_cb (gpointer user_data)
+{
+  StoreSecret *self = user_data;
+
+  if (self->polling || self->connection == NULL || self->item_path == NULL)
+    return G_SOURCE_CONTINUE;
+  self->polling = TRUE;
+  g_dbus_connection_call (self->connection, SECRET_BUS_NAME, self->item_path, "org.freedesktop.DBus.Properties",
+                          "Get", g_variant_new ("(ss)", "org.freedesktop.Secret.Item", "Modified"),
+                          G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NO_AUTO_START, 5000, self->cancellable,
+                          poll_done_cb, g_object_ref (self));
+  return G_SOURCE_CONTINUE;
+}
+
+/* Polls while an item is in use and the service is watched. */
+static void
+update_poll (StoreSecret *self)
+{
+  if (self->item_path != NULL && self->connection != NULL)
+    {
+      if (self->poll_id == 0)
+        self->poll_id = g_timeout_add (ITEM_POLL_MS, poll_cb, self);
+    }
+  else
+    g_clear_handle_id (&self->poll_id, g_source_remove);
+}
+
+/* What the last load found: @item (NULL: no usable item). */
+static void
+note_item (StoreSecret *self, SecretItem *item, gint64 read_usec)
+{
+  g_clear_pointer (&self->item_path, g_free);
+  if (item != NULL)
+    {
+      self->item_path = g_strdup (g_dbus_proxy_get_object_path (G_DBUS_PROXY (item)));
+      self->item_modified = secret_item_get_modified (item);
+      self->item_read_usec = read_usec;
+    }
+  update_poll (self);
 }
 
 void
@@ -216,6 +307,7 @@ pick_unlocked (GList *items)
 
 typedef struct {
   StoreSecretStatus status;
+  gint64 started_usec;
   AuthRecord *record;
   SecretService *service;
   GList *items;
@@ -240,8 +332,11 @@ op_task_new (StoreSecret *self, gpointer tag, GCancellable *cancellable,
 {
   GTask *task = g_task_new (self, cancellable, callback, user_data);
 
+  OpData *d = g_new0 (OpData, 1);
+
+  d->started_usec = g_get_real_time ();
   g_task_set_source_tag (task, tag);
-  g_task_set_task_data (task, g_new0 (OpData, 1), (GDestroyNotify) op_data_free);
+  g_task_set_task_data (task, d, (GDestroyNotify) op_data_free);
   return task;
 }
 
@@ -397,7 +492,13 @@ store_secret_load_finish (StoreSecret *self, GAsyncResult *result, AuthRecord **
 
   *record = NULL;
   if (!g_task_propagate_boolean (G_TASK (result), error))
-    return STORE_SECRET_UNAVAILABLE;
+    {
+      /* An item whose secret cannot be used is still watched: its writer
+       * may put it right. */
+      note_item (self, d->item, d->started_usec);
+      return STORE_SECRET_UNAVAILABLE;
+    }
+  note_item (self, d->status == STORE_SECRET_FOUND ? d->item : NULL, d->started_usec);
   if (d->record != NULL)
     *record = auth_record_ref (d->record);
   return d->status;
@@ -460,6 +561,8 @@ collection_got_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   OpData *d = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
   g_autoptr(SecretCollection) collection = secret_collection_for_alias_finish (result, &error);
+  g_autofree char *label = NULL;
+  SecretItem *existing;
 
   if (collection == NULL)
     {
@@ -480,8 +583,12 @@ collection_got_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       g_object_unref (task);
       return;
     }
-  secret_item_create (collection, NULL, self->attributes, self->label, d->value,
-                      SECRET_ITEM_CREATE_REPLACE, g_task_get_cancellable (task), item_created_cb, task);
+  /* The item stays as its writer made it: an existing item keeps its
+   * label (the Codex CLI's "cli|...@Codex Auth:default (keyring v...)"). */
+  existing = pick_unlocked (d->items);
+  label = existing != NULL ? secret_item_get_label (existing) : NULL;
+  secret_item_create (collection, NULL, self->attributes, label != NULL && label[0] != '\0' ? label : self->label,
+                      d->value, SECRET_ITEM_CREATE_REPLACE, g_task_get_cancellable (task), item_created_cb, task);
 }
 
 static void

@@ -157,9 +157,16 @@ class KeyringFixture:
     stopped after the daemons so that they do not see it go away."""
 
     start_keyring = True
+    # The Codex CLI's own store setting (cli_auth_credentials_store in
+    # $CODEX_HOME/config.toml), which the daemon follows by default: "auto"
+    # (the keyring item when there is one) unless a test says otherwise;
+    # None leaves config.toml out (the CLI's default, the file).
+    codex_store = "auto"
 
     def setUp(self):
         super().setUp()
+        if self.codex_store is not None:
+            self.write_codex_config(self.codex_store)
         self.keyring = Keyring(self.env, self.conn)
         if self.start_keyring:
             self.keyring.start()

@@ -407,6 +407,17 @@ class DaemonTestCase(unittest.TestCase):
     def auth_json(self):
         return os.path.join(self.codex_home, "auth.json")
 
+    def write_codex_config(self, store, extra=""):
+        """Sets the Codex CLI's cli_auth_credentials_store in config.toml
+        (None: a config.toml without it), as the CLI's user would."""
+        text = extra
+        if store is not None:
+            text = f'cli_auth_credentials_store = "{store}"\n' + extra
+        tmp = os.path.join(self.codex_home, ".config.toml.tmp")
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.rename(tmp, os.path.join(self.codex_home, "config.toml"))
+
     def write_auth_atomically(self, record):
         """Writes auth.json the way the Codex CLI does: temp file + rename."""
         data = record if isinstance(record, (bytes, str)) else json.dumps(record, separators=(",", ":"))

@@ -165,7 +165,7 @@ class TestBus(DaemonTestCase):
                          "account-id", "email", "plan-type", "refresh-state", "refresh-error",
                          "refresh-error-message", "requires-login", "last-refresh",
                          "access-token-expires", "next-refresh-attempt", "credential-store",
-                         "store-state", "version"}
+                         "store-state", "credential-store-reason", "codex-config-error", "version"}
         self.assertEqual(set(d), expected_keys)
         self.assertEqual(d["auth-token"], "")
         self.assertEqual(d["auth-method"], "chatgpt")

@@ -91,6 +91,12 @@ typedef struct {
   /* Called when a request is sent, before its answer (to change the store
    * while the request is out). */
   void (*on_request) (gpointer fake);
+  /* The CredentialStore the fake reports ("file" unless a test sets it),
+   * the loads so far, and whether auth.lock was held at the last poison
+   * write. */
+  const char *store_name;
+  guint loads;
+  gboolean poison_written_under_lock;
   AuthBackendChangedFunc changed;
   gpointer changed_data;
 } FakeBackend;
@@ -112,6 +118,7 @@ fake_load (AuthBackend *b, GAsyncReadyCallback cb, gpointer data)
   g_autoptr(GTask) task = g_task_new (NULL, NULL, cb, data);
   AuthSnapshot *snap;
 
+  f->loads++;
   if (f->loads_fail > 0)
     {
       f->loads_fail--;
@@ -202,6 +209,7 @@ fake_save_poison (AuthBackend *b, const PoisonRecord *poison, GAsyncReadyCallbac
   g_autoptr(GTask) task = g_task_new (NULL, NULL, cb, data);
 
   f->poison_writes++;
+  f->poison_written_under_lock = f->holds_lock;
   g_clear_pointer (&f->poison, poison_record_free);
   f->poison = poison != NULL ? poison_record_copy (poison) : NULL;
   if (f->hold_poison_writes)
@@ -256,7 +264,21 @@ fake_describe (AuthBackend *b)
 static const char *
 fake_store_name (AuthBackend *b)
 {
-  return "file";
+  FakeBackend *f = (FakeBackend *) b;
+
+  return f->store_name != NULL ? f->store_name : "file";
+}
+
+static const char *
+fake_store_reason (AuthBackend *b)
+{
+  return "Codex default: file";
+}
+
+static const char *
+fake_config_problem (AuthBackend *b)
+{
+  return NULL;
 }
 
 /* A login is stored like any save (the policy of where is
@@ -284,6 +306,20 @@ fake_remove_all (AuthBackend *b, GAsyncReadyCallback cb, gpointer data)
   f->removals++;
   g_clear_pointer (&f->stored, auth_record_unref);
   g_task_return_boolean (task, TRUE);
+}
+
+/* A move stores the record like a save (the order of its writes is
+ * credential-store.c's). */
+static void
+fake_move (AuthBackend *b, AuthRecord *record, StoreMode target, GAsyncReadyCallback cb, gpointer data)
+{
+  if (record != NULL)
+    fake_save (b, record, cb, data);
+  else
+    {
+      g_autoptr(GTask) task = g_task_new (NULL, NULL, cb, data);
+      g_task_return_boolean (task, TRUE);
+    }
 }
 
 static void
@@ -325,6 +361,10 @@ static const AuthBackendOps fake_ops = {
   .random = fake_random,
   .describe = fake_describe,
   .store_name = fake_store_name,
+  .describe_searched = fake_describe,
+  .store_reason = fake_store_reason,
+  .config_problem = fake_config_problem,
+  .move = fake_move,
   .save_login = fake_save_login,
   .remove_all = fake_remove_all,
   .unlock_store = fake_unlock_store,
@@ -366,6 +406,9 @@ fixture_start_full (Fixture *fx, AuthRecord *stored, PoisonRecord *poison)
   fx->fake->sent = g_ptr_array_new_with_free_func (g_free);
   g_queue_init (&fx->fake->script);
   fx->manager = auth_manager_new (&fx->fake->parent);
+  /* refresh_token_reused poisons at once here, unless a test of the wait
+   * for another program's save sets it. */
+  auth_manager_set_reuse_wait (fx->manager, 0);
   g_signal_connect (fx->manager, "changed", G_CALLBACK (on_changed), fx);
   g_assert_true (auth_manager_start (fx->manager, &error));
   g_assert_no_error (error);
@@ -1175,6 +1218,128 @@ test_apikey_never_refreshes (void)
   fixture_stop (&fx);
 }
 
+
+/* ---- refresh_token_reused: wait for the program that used it ---------- */
+
+static gboolean
+other_program_saves (gpointer data)
+{
+  FakeBackend *f = data;
+
+  /* It can save only because this daemon let go of auth.lock. */
+  g_assert_false (f->holds_lock);
+  g_clear_pointer (&f->stored, auth_record_unref);
+  f->stored = chatgpt_record ("rt-from-cli", T0 + 3600 * SEC, T0, "cli");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_reused_adopts_other_programs_token (void)
+{
+  Fixture fx = { 0 };
+
+  fixture_start (&fx, chatgpt_record ("rt-shared", T0 + 60 * SEC, 0, "a"));
+  auth_manager_set_reuse_wait (fx.manager, AUTH_REUSE_WAIT_USEC);
+  script (&fx, permanent ("refresh_token_reused"));
+  /* The other program's save lands 0.5 s after the reused answer (no
+   * store signal: only the fresh reads can see it). */
+  g_timeout_add (500, other_program_saves, fx.fake);
+  client_call (&fx, TRUE, TRUE);
+  assert_status (&fx, "state", "ok");
+  g_assert_null (fx.fake->poison);
+  g_assert_cmpuint (fx.fake->poison_writes, ==, 0);
+  g_assert_cmpuint (requests (&fx), ==, 1);
+  g_assert_nonnull (strstr (auth_manager_get_token (fx.manager), "eyJ"));
+  g_assert_cmpstr (auth_record_get_refresh_token (fx.fake->stored), ==, "rt-from-cli");
+  g_assert_false (fx.fake->holds_lock);
+  /* The adopted tokens are not sent again. */
+  g_assert_false (auth_manager_refresh_needed (fx.manager, FALSE, TRUE));
+  fixture_stop (&fx);
+}
+
+static void
+test_reused_poisons_when_nobody_saves (void)
+{
+  Fixture fx = { 0 };
+  guint loads_before;
+
+  fixture_start (&fx, chatgpt_record ("rt-doomed", T0 + 60 * SEC, 0, "a"));
+  auth_manager_set_reuse_wait (fx.manager, 3 * AUTH_REUSE_POLL_USEC);
+  script (&fx, permanent ("refresh_token_reused"));
+  loads_before = fx.fake->loads;
+  client_call (&fx, TRUE, TRUE);
+  assert_status (&fx, "state", "poisoned");
+  assert_status (&fx, "error", "refresh_token_reused");
+  /* The guarded load, three fresh reads, and the verification. */
+  g_assert_cmpuint (fx.fake->loads - loads_before, ==, 1 + 3 + 1);
+  g_assert_cmpuint (fx.fake->poison_writes, ==, 1);
+  g_assert_true (fx.fake->poison_written_under_lock);
+  g_assert_false (fx.fake->holds_lock);
+  g_assert_cmpuint (requests (&fx), ==, 1);
+  fixture_stop (&fx);
+}
+
+static void
+test_other_permanent_failures_poison_at_once (void)
+{
+  Fixture fx = { 0 };
+  guint loads_before;
+
+  fixture_start (&fx, chatgpt_record ("rt-doomed", T0 + 60 * SEC, 0, "a"));
+  auth_manager_set_reuse_wait (fx.manager, AUTH_REUSE_WAIT_USEC);
+  script (&fx, permanent ("refresh_token_expired"));
+  loads_before = fx.fake->loads;
+  client_call (&fx, TRUE, TRUE);
+  assert_status (&fx, "state", "poisoned");
+  /* The guarded load and the verification only: no waiting. */
+  g_assert_cmpuint (fx.fake->loads - loads_before, ==, 2);
+  g_assert_true (fx.fake->poison_written_under_lock);
+  fixture_stop (&fx);
+}
+
+/* ---- re-validating a keyring item before a token goes out -------------- */
+
+static void
+prepare_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  auth_manager_prepare_finish (AUTH_MANAGER (source), result);
+  (*(guint *) data)++;
+}
+
+static void
+test_revalidates_keyring_item (void)
+{
+  Fixture fx = { 0 };
+  guint done = 0;
+  guint loads_before;
+
+  fixture_start (&fx, auth_record_new_api_key ("sk-old"));
+  fx.fake->store_name = "secret-service";
+  /* Fresh: no re-read. */
+  fx.fake->now += AUTH_REVALIDATE_USEC / 2;
+  g_assert_false (auth_manager_prepare_needed (fx.manager, FALSE, TRUE));
+  /* The item is replaced in place (no signal), and a second later a
+   * token is asked for: it is read again first. */
+  g_clear_pointer (&fx.fake->stored, auth_record_unref);
+  fx.fake->stored = auth_record_new_api_key ("sk-replaced");
+  fx.fake->now += AUTH_REVALIDATE_USEC;
+  g_assert_false (auth_manager_prepare_needed (fx.manager, FALSE, FALSE)); /* no token wanted */
+  g_assert_true (auth_manager_prepare_needed (fx.manager, FALSE, TRUE));
+  loads_before = fx.fake->loads;
+  auth_manager_prepare_async (fx.manager, FALSE, TRUE, prepare_done, &done);
+  while (done == 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (fx.fake->loads - loads_before, ==, 1);
+  g_assert_cmpstr (auth_manager_get_token (fx.manager), ==, "sk-replaced");
+  g_assert_false (auth_manager_prepare_needed (fx.manager, FALSE, TRUE));
+
+  /* auth.json is watched instead: never re-read for a token. */
+  fx.fake->store_name = "file";
+  fx.fake->now += 10 * AUTH_REVALIDATE_USEC;
+  g_assert_false (auth_manager_prepare_needed (fx.manager, FALSE, TRUE));
+  fixture_stop (&fx);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1205,6 +1370,10 @@ main (int argc, char **argv)
   g_test_add_func ("/manager/poison-written-before-lock-release", test_poison_written_before_lock_release);
   g_test_add_func ("/manager/poison-recorded-when-reread-fails", test_poison_recorded_when_reread_fails);
   g_test_add_func ("/manager/save-retry-does-not-overtake-login", test_save_retry_does_not_overtake_login);
+  g_test_add_func ("/manager/reused/adopts-other-programs-token", test_reused_adopts_other_programs_token);
+  g_test_add_func ("/manager/reused/poisons-when-nobody-saves", test_reused_poisons_when_nobody_saves);
+  g_test_add_func ("/manager/reused/other-failures-poison-at-once", test_other_permanent_failures_poison_at_once);
+  g_test_add_func ("/manager/revalidates-keyring-item", test_revalidates_keyring_item);
 
   return g_test_run ();
 }
