@@ -99,9 +99,10 @@ report_error (const char *what, const sd_bus_error *error, int r)
   return info != NULL ? (int) info->exit_status : EXIT_ERROR;
 }
 
-/* Calls a method without results; prints @done on success. */
+/* Calls a method without results, with one string argument @arg (NULL:
+ * none); prints @done on success. */
 static int
-simple_call (const char *method, const char *done)
+simple_call (const char *method, const char *arg, const char *done)
 {
   g_autoptr(sd_bus) bus = open_bus ();
   sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -109,8 +110,12 @@ simple_call (const char *method, const char *done)
 
   if (bus == NULL)
     return EXIT_ERROR;
-  r = sd_bus_call_method (bus, CODEX_AUTH_BUS_NAME, CODEX_AUTH_OBJECT_PATH, CODEX_AUTH_INTERFACE,
-                          method, &error, NULL, "");
+  if (arg != NULL)
+    r = sd_bus_call_method (bus, CODEX_AUTH_BUS_NAME, CODEX_AUTH_OBJECT_PATH, CODEX_AUTH_INTERFACE,
+                            method, &error, NULL, "s", arg);
+  else
+    r = sd_bus_call_method (bus, CODEX_AUTH_BUS_NAME, CODEX_AUTH_OBJECT_PATH, CODEX_AUTH_INTERFACE,
+                            method, &error, NULL, "");
   if (r < 0)
     {
       status = report_error (method, &error, r);
@@ -300,7 +305,9 @@ print_status_text (GHashTable *t)
   print_field ("Token expires", "", expires);
   print_field ("Next attempt", "", next);
   print_field ("Store", state_color (store_state), store);
+  print_field ("Chosen by", "", str_of (t, "credential-store-reason"));
   print_field ("Store error", ANSI_RED, str_of (t, "store-error-message"));
+  print_field ("Codex config", ANSI_RED, str_of (t, "codex-config-error"));
   print_field ("Version", "", str_of (t, "version"));
 }
 
@@ -344,6 +351,8 @@ print_status_json (GHashTable *t)
   json_add_optional_string (b, "credential_store", str_of (t, "credential-store"));
   json_add_optional_string (b, "store_state", str_of (t, "store-state"));
   json_add_optional_string (b, "store_error_message", str_of (t, "store-error-message"));
+  json_add_optional_string (b, "credential_store_reason", str_of (t, "credential-store-reason"));
+  json_add_optional_string (b, "codex_config_error", str_of (t, "codex-config-error"));
   json_add_optional_string (b, "version", str_of (t, "version"));
   json_builder_end_object (b);
 
@@ -352,6 +361,57 @@ print_status_json (GHashTable *t)
   json_generator_set_pretty (gen, TRUE);
   out = json_generator_to_data (gen, NULL);
   printf ("%s\n", out);
+}
+
+/* The exit status that goes with the state in @t (status and token share
+ * it): 0 usable; 3 not logged in; 4 log in again; 5 temporarily
+ * unavailable. With @say, one line on stderr says which. @has_token: a
+ * token came with @t. */
+static int
+state_exit_status (GHashTable *t, gboolean has_token, gboolean say)
+{
+  const char *method = str_of (t, "auth-method");
+  const char *store_state = str_of (t, "store-state");
+  gboolean store_unreachable = g_str_equal (store_state, "locked") || g_str_equal (store_state, "unavailable");
+
+  if (has_token)
+    return EXIT_OK;
+  if (method[0] == '\0' && !store_unreachable)
+    {
+      const CodexAuthErrorInfo *info = codex_auth_error_info (CODEX_AUTH_ERROR_NOT_LOGGED_IN);
+
+      if (say)
+        fprintf (stderr, "codex-authctl: not logged in (%s)\n", info->name);
+      return (int) info->exit_status;
+    }
+  if (bool_of (t, "requires-login") && method[0] != '\0')
+    {
+      if (say)
+        fprintf (stderr, "codex-authctl: log in again: %s\n", str_of (t, "refresh-error-message"));
+      return EXIT_RELOGIN;
+    }
+  if (method[0] == '\0' || say)
+    {
+      if (say)
+        fprintf (stderr, "codex-authctl: no token available for now (store %s%s%s)\n", store_state,
+                 str_of (t, "store-error-message")[0] != '\0' ? ": " : "", str_of (t, "store-error-message"));
+      return EXIT_UNAVAILABLE;
+    }
+  return EXIT_OK;
+}
+
+/* TRUE when a Secret Service owns its name on @bus. */
+static gboolean
+secret_service_runs (sd_bus *bus)
+{
+  g_autoptr(sd_bus_message) reply = NULL;
+  int has_owner = 0;
+
+  if (sd_bus_call_method (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                          "NameHasOwner", NULL, &reply, "s", "org.freedesktop.secrets") < 0 ||
+      sd_bus_message_read (reply, "b", &has_owner) < 0)
+    return FALSE;
+  return has_owner;
 }
 
 static int
@@ -369,8 +429,17 @@ cmd_status (void)
   if (arg_json)
     print_status_json (details);
   else
-    print_status_text (details);
-  return EXIT_OK;
+    {
+      print_status_text (details);
+      /* Credentials in a plain file while a keyring could hold them. */
+      if (g_str_equal (str_of (details, "credential-store"), "file") && str_of (details, "auth-method")[0] != '\0' &&
+          !g_str_has_prefix (str_of (details, "credential-store-reason"), "daemon setting") &&
+          secret_service_runs (bus))
+        printf ("\nThe credentials are in a plain file, and a Secret Service is running: "
+                "\"codex-authctl move-to-keyring\"\nkeeps them in the keyring instead (and sets the Codex "
+                "CLI's cli_auth_credentials_store to match).\n");
+    }
+  return state_exit_status (details, FALSE, FALSE);
 }
 
 static int
@@ -388,26 +457,8 @@ cmd_token (gboolean refresh)
     return status;
   token = str_of (details, "auth-token");
   if (token[0] != '\0')
-    {
-      printf ("%s\n", token);
-      return EXIT_OK;
-    }
-  if (str_of (details, "auth-method")[0] == '\0' && !g_str_equal (str_of (details, "store-state"), "locked") &&
-      !g_str_equal (str_of (details, "store-state"), "unavailable"))
-    {
-      const CodexAuthErrorInfo *info = codex_auth_error_info (CODEX_AUTH_ERROR_NOT_LOGGED_IN);
-
-      fprintf (stderr, "codex-authctl: not logged in (%s)\n", info->name);
-      return (int) info->exit_status;
-    }
-  if (bool_of (details, "requires-login") && str_of (details, "auth-method")[0] != '\0')
-    {
-      fprintf (stderr, "codex-authctl: log in again: %s\n", str_of (details, "refresh-error-message"));
-      return EXIT_RELOGIN;
-    }
-  fprintf (stderr, "codex-authctl: no token available for now (store %s%s%s)\n", str_of (details, "store-state"),
-           str_of (details, "store-error-message")[0] != '\0' ? ": " : "", str_of (details, "store-error-message"));
-  return EXIT_UNAVAILABLE;
+    printf ("%s\n", token);
+  return state_exit_status (details, token[0] != '\0', TRUE);
 }
 
 /* ---- login ------------------------------------------------------------- */
@@ -701,6 +752,9 @@ usage (FILE *out)
            "  logout                   Remove the credentials from every store\n"
            "  reload                   Read the credential store again\n"
            "  unlock                   Ask the keyring to unlock (may show a prompt)\n"
+           "  move-to-keyring          Keep the credentials in the keyring (the Secret Service), and\n"
+           "                           set the Codex CLI's cli_auth_credentials_store to \"keyring\"\n"
+           "  move-to-file             Keep them in $CODEX_HOME/auth.json, the CLI's setting \"file\"\n"
            "  monitor                  Print every change as it happens, until interrupted\n"
            "\n"
            "Options:\n"
@@ -711,7 +765,8 @@ usage (FILE *out)
            "\n"
            "Exit status: 0 success; 1 the daemon could not be reached or failed; 2 bad usage or\n"
            "input; 3 not logged in; 4 log in again (the credentials failed for good);\n"
-           "5 temporarily unavailable (for example a locked keyring).\n");
+           "5 temporarily unavailable (for example a locked keyring). status and token both\n"
+           "end with 3, 4 or 5 when the credentials are in that state.\n");
 }
 
 int
@@ -795,11 +850,19 @@ main (int argc, char **argv)
       return api_key ? cmd_login_api_key () : cmd_login_import (import_path);
     }
   if (g_str_equal (command, "logout"))
-    return simple_call ("Logout", "Logged out.");
+    return simple_call ("Logout", NULL, "Logged out.");
   if (g_str_equal (command, "reload"))
-    return simple_call ("Reload", NULL);
+    return simple_call ("Reload", NULL, NULL);
   if (g_str_equal (command, "unlock"))
-    return simple_call ("UnlockStore", "Unlocked.");
+    return simple_call ("UnlockStore", NULL, "Unlocked.");
+  if (g_str_equal (command, "move-to-keyring"))
+    return simple_call ("MoveCredentials", "secret-service",
+                        "Moved the credentials to the keyring; the Codex CLI's cli_auth_credentials_store "
+                        "is \"keyring\" now.");
+  if (g_str_equal (command, "move-to-file"))
+    return simple_call ("MoveCredentials", "file",
+                        "Moved the credentials to auth.json; the Codex CLI's cli_auth_credentials_store "
+                        "is \"file\" now.");
   if (g_str_equal (command, "monitor"))
     return cmd_monitor ();
   fprintf (stderr, "codex-authctl: unknown command \"%s\" (see --help)\n", command);

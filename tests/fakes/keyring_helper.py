@@ -130,6 +130,10 @@ class Keyring:
         self.call(item, "org.freedesktop.Secret.Item", "SetSecret",
                   GLib.Variant("((oayays))", ((session, b"", secret.encode(), "text/plain"),)))
 
+    def label(self, item):
+        return self.call(item, "org.freedesktop.DBus.Properties", "Get",
+                         GLib.Variant("(ss)", ("org.freedesktop.Secret.Item", "Label")))[0]
+
     def attributes(self, item):
         """The item's attributes, less the "xdg:schema" that gnome-keyring
         adds itself (as org.freedesktop.Secret.Generic) to items created

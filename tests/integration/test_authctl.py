@@ -221,6 +221,122 @@ class TestKeyringMethods(KeyringFixture, CtlTestCase):
         self.assertEqual(len(self.items()), 1)
 
 
+class TestStoreSetting(KeyringFixture, CtlTestCase):
+    """The Codex CLI's own setting decides the store (the daemon's store=
+    left at auto), and codex-authctl moves the login between the stores."""
+    daemon_args = []
+    codex_store = None  # no config.toml: the CLI's default, the file
+
+    CONFIG = ('# my Codex settings\nmodel = "o3"   # fast\n\n[tui]\nnotifications = true\n')
+
+    @property
+    def config_path(self):
+        return os.path.join(self.codex_home, "config.toml")
+
+    def read_config(self):
+        with open(self.config_path) as f:
+            return f.read()
+
+    def test_default_is_the_file_even_with_a_keyring(self):
+        self.write_auth_atomically(apikey_record("sk-cli-file"))
+        self.start_daemon()
+        self.login_api_key("sk-from-daemon")
+        # Where the CLI reads it, and nothing in the keyring.
+        self.assertEqual(self.stored_file(), apikey_record("sk-from-daemon"))
+        self.assertEqual(self.items(), [])
+        self.assertEqual(self.prop("CredentialStore"), "file")
+        self.assertEqual(self.prop("CredentialStoreReason"), "Codex default: file")
+        out = self.ctl("status")
+        self.assertEqual(out.returncode, EXIT_OK, out.stderr)
+        self.assertIn("Chosen by: Codex default: file", out.stdout)
+        self.assertIn("codex-authctl move-to-keyring", out.stdout)  # a Secret Service runs
+
+    def test_move_to_keyring_and_back(self):
+        with open(self.config_path, "w") as f:
+            f.write(self.CONFIG)
+        os.chmod(self.config_path, 0o644)
+        self.write_auth_atomically(apikey_record("sk-moving"))
+        self.start_daemon()
+        self.clear_signals()
+        out = self.ctl("move-to-keyring")
+        self.assertEqual(out.returncode, EXIT_OK, out.stderr)
+        self.assertIn("keyring", out.stdout)
+        # The key is added, the rest of the file is byte for byte the same.
+        self.assertEqual(self.read_config(), 'cli_auth_credentials_store = "keyring"\n' + self.CONFIG)
+        self.assertEqual(stat.S_IMODE(os.stat(self.config_path).st_mode), 0o644)
+        self.assertFalse(os.path.exists(self.auth_json))
+        items = self.items()
+        self.assertEqual(len(items), 1)
+        self.assertEqual(json.loads(self.keyring.secret(items[0])), apikey_record("sk-moving"))
+        wait_until(lambda: self.prop("CredentialStoreReason") == "Codex config: keyring", timeout=5,
+                   what="the reason to follow config.toml")
+        self.assertEqual(self.prop("CredentialStore"), "secret-service")
+        self.assertEqual(self.get_auth_status(True, False), ("apikey", "sk-moving", True))
+        wait_until(lambda: any("CredentialStoreReason" in changed for _, changed, _ in self.signals), timeout=5,
+                   what="PropertiesChanged naming CredentialStoreReason")
+        # And back: the value replaced where it stands.
+        out = self.ctl("move-to-file")
+        self.assertEqual(out.returncode, EXIT_OK, out.stderr)
+        self.assertEqual(self.read_config(), 'cli_auth_credentials_store = "file"\n' + self.CONFIG)
+        self.assertEqual(self.stored_file(), apikey_record("sk-moving"))
+        self.assertEqual(self.items(), [])
+        wait_until(lambda: self.prop("CredentialStoreReason") == "Codex config: file", timeout=5,
+                   what="the reason to follow config.toml")
+        self.assertEqual(self.get_auth_status(True, False), ("apikey", "sk-moving", True))
+
+    def test_config_change_is_followed(self):
+        self.write_auth_atomically(apikey_record("sk-in-file"))
+        self.store_item_secret(apikey_record("sk-in-keyring"))
+        self.start_daemon()
+        self.assertEqual(self.get_auth_status(True, False)[1], "sk-in-file")
+        self.write_codex_config("keyring")
+        wait_until(lambda: self.get_auth_status(True, False)[1] == "sk-in-keyring", timeout=5,
+                   what="the keyring item after config.toml says keyring")
+        self.assertEqual(self.prop("CredentialStoreReason"), "Codex config: keyring")
+
+    def test_config_that_does_not_parse(self):
+        with open(self.config_path, "w") as f:
+            f.write('cli_auth_credentials_store = "keyring"\nmodel = [\n')
+        self.write_auth_atomically(apikey_record("sk-in-file"))
+        self.store_item_secret(apikey_record("sk-in-keyring"))
+        self.start_daemon()
+        # The CLI's default applies, and the problem is reported.
+        self.assertEqual(self.get_auth_status(True, False)[1], "sk-in-file")
+        self.assertEqual(self.prop("CredentialStoreReason"), "Codex default: file (config.toml cannot be used)")
+        problem = self.details()["codex-config-error"]
+        self.assertIn("config.toml", problem)
+        self.assertIn("line 2", problem)
+        self.assertIn("config.toml cannot be used", self.daemon_log())
+        out = self.ctl("status")
+        self.assertIn("Codex config:", out.stdout)
+        # A move would have to rewrite it: refused, the file left alone.
+        out = self.ctl("move-to-keyring")
+        self.assertEqual(out.returncode, EXIT_ERROR)
+        self.assertIn("not valid TOML", out.stderr)
+        self.assertEqual(self.read_config(), 'cli_auth_credentials_store = "keyring"\nmodel = [\n')
+        self.assertEqual(self.stored_file(), apikey_record("sk-in-file"))
+
+    def test_daemon_setting_overrides(self):
+        self.write_auth_atomically(apikey_record("sk-in-file"))
+        self.start_daemon("--store", "file")
+        self.assertEqual(self.prop("CredentialStoreReason"), "daemon setting: file")
+        out = self.ctl("move-to-keyring")
+        self.assertEqual(out.returncode, EXIT_ERROR)
+        self.assertIn("daemon's own setting store=file", out.stderr)
+        name, _ = self.call_error("MoveCredentials", GLib.Variant("(s)", ("secret-service",)))
+        self.assertEqual(name, "org.codex.Auth1.Error.NotSupported")
+        self.assertFalse(os.path.exists(self.config_path))
+        name, _ = self.call_error("MoveCredentials", GLib.Variant("(s)", ("elsewhere",)))
+        self.assertEqual(name, "org.freedesktop.DBus.Error.InvalidArgs")
+
+    def stored_file(self):
+        with open(self.auth_json) as f:
+            return json.load(f)
+
+    def store_item_secret(self, record):
+        self.keyring.store(codex_attributes(self.codex_home), json.dumps(record, separators=(",", ":")))
+
+
 class TestCtl(CtlTestCase):
 
     def test_help_version_usage(self):
@@ -241,7 +357,8 @@ class TestCtl(CtlTestCase):
     def test_status_and_token(self):
         self.start_daemon()
         out = self.ctl("status")
-        self.assertEqual(out.returncode, 0)
+        # status ends as token does: 3 when not logged in.
+        self.assertEqual(out.returncode, EXIT_NOT_LOGGED_IN)
         self.assertIn("Auth method: none (not logged in)", out.stdout)
         self.assertNotIn("\033[", out.stdout)  # no colour when not on a terminal
         out = self.ctl("token")
@@ -252,8 +369,10 @@ class TestCtl(CtlTestCase):
         self.write_auth_atomically(chatgpt_record(email="ctl@example.com", plan="pro", account="acc-ctl"))
         self.call("Reload")
         out = self.ctl("status")
+        self.assertEqual(out.returncode, 0, out.stderr)
         for text in ("Auth method: chatgpt", "Account: acc-ctl", "Email: ctl@example.com", "Plan: pro",
-                     "Refresh state: ok", "Requires login: no", "Store: file (ok)", "Last refresh:",
+                     "Refresh state: ok", "Requires login: no", "Store: file (ok)",
+                     "Chosen by: daemon setting: file", "Last refresh:",
                      "Token expires: Tue 2030-01-01 00:00:00 UTC (in "):
             self.assertIn(text, out.stdout)
         # Labels are aligned on the colon.
@@ -267,12 +386,16 @@ class TestCtl(CtlTestCase):
         self.start_daemon()
         self.poison_now()
         out = self.ctl("status", "--json")
-        self.assertEqual(out.returncode, 0)
+        # Poisoned: status ends as token does, 4 (log in again).
+        self.assertEqual(out.returncode, EXIT_RELOGIN)
         data = json.loads(out.stdout)
         self.assertEqual(set(data), {"auth_method", "logged_in", "requires_login", "account_id", "email",
                                      "plan_type", "refresh_state", "refresh_error", "refresh_error_message",
                                      "last_refresh", "access_token_expires", "next_refresh_attempt",
-                                     "credential_store", "store_state", "store_error_message", "version"})
+                                     "credential_store", "store_state", "store_error_message",
+                                     "credential_store_reason", "codex_config_error", "version"})
+        self.assertEqual(data["credential_store_reason"], "daemon setting: file")
+        self.assertEqual(data["codex_config_error"], None)
         self.assertEqual(data["refresh_error"], "refresh_token_reused")
         self.assertEqual(data["requires_login"], True)
         self.assertEqual(data["refresh_state"], "poisoned")
@@ -284,6 +407,7 @@ class TestCtl(CtlTestCase):
         self.assertEqual(out.returncode, EXIT_RELOGIN)
         self.assertIn("already used", out.stderr)
         out = self.ctl("status")
+        self.assertEqual(out.returncode, EXIT_RELOGIN)
         self.assertIn("Refresh error: refresh_token_reused", out.stdout)
 
     def test_token_unavailable(self):
@@ -291,6 +415,8 @@ class TestCtl(CtlTestCase):
         out = self.ctl("token")
         self.assertEqual(out.returncode, EXIT_UNAVAILABLE, out.stderr)
         self.assertIn("unavailable", out.stderr)
+        out = self.ctl("status")
+        self.assertEqual(out.returncode, EXIT_UNAVAILABLE, out.stderr)
         out = self.ctl("unlock")
         self.assertEqual(out.returncode, EXIT_UNAVAILABLE)
 
@@ -464,4 +590,4 @@ class TestCtl(CtlTestCase):
 
 
 if __name__ == "__main__":
-    sys.exit(harness.main(sys.modules[__name__], [TestMethods, TestKeyringMethods, TestCtl]))
+    sys.exit(harness.main(sys.modules[__name__], [TestMethods, TestKeyringMethods, TestStoreSetting, TestCtl]))

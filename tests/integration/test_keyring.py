@@ -135,6 +135,47 @@ class TestKeyring(KeyringTestCase):
                    what="the deletion")
         print(f"deleted item noticed after {(time.monotonic() - started) * 1000:.0f} ms")
 
+    def test_item_replaced_in_place_is_noticed(self):
+        # gnome-keyring may say nothing when a writer replaces the secret of
+        # an existing item: the daemon polls the item it uses.
+        item = self.store_item(chatgpt_record(email="first@example.com"))
+        self.start_daemon()
+        self.assertEqual(self.prop("Email"), "first@example.com")
+        for n in range(3):
+            pump(0.7 * n)
+            self.clear_signals()
+            started = time.monotonic()
+            email = f"replaced-{n}@example.com"
+            # SetSecret on the existing item, as the Codex CLI's keyring crate
+            # does when the item exists: gnome-keyring announces nothing.
+            self.keyring.set_secret(item, compact(chatgpt_record(email=email, refresh=f"rt-{n}")))
+            # No call is made: only PropertiesChanged tells. The target is two
+            # seconds; the figure is printed, the wait is generous.
+            wait_until(lambda: any(changed.get("Email") == email for _, changed, _ in self.signals),
+                       timeout=10, what="PropertiesChanged with the new Email")
+            print(f"item replaced in place: PropertiesChanged after {(time.monotonic() - started) * 1000:.0f} ms")
+
+    def test_no_stale_token_after_replacement(self):
+        item = self.store_item(apikey_record("sk-0"))
+        self.start_daemon()
+        self.assertEqual(self.get_auth_status(True, False)[1], "sk-0")
+        for n in range(1, 4):
+            # Once the daemon's polls have settled (its last read of the
+            # item is over a second old), the item is replaced in place and a
+            # token asked for at once: the item is read again first.
+            time.sleep(3.2)
+            self.keyring.set_secret(item, compact(apikey_record(f"sk-{n}")))
+            self.assertEqual(self.get_auth_status(True, False)[1], f"sk-{n}")
+
+    def test_cli_item_keeps_its_label(self):
+        self.store_item(chatgpt_record(refresh="rt-labelled"))
+        self.start_daemon()
+        self.token_server.script([token_response(refresh="rt-after")])
+        self.assertEqual(self.get_auth_status(True, True)[0], "chatgpt")
+        wait_until(lambda: json.loads(self.keyring.secret(self.items()[0]))["tokens"]["refresh_token"]
+                   == "rt-after", timeout=5, what="the refreshed item")
+        self.assertEqual(self.keyring.label(self.items()[0]), "cli@Codex Auth:default (keyring v3.6.3)")
+
     def test_external_change_clears_poison(self):
         item = self.store_item(chatgpt_record(refresh="rt-doomed"))
         self.token_server.script(default={"status": 401, "json": {"error": "refresh_token_reused"}})
