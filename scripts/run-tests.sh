@@ -16,6 +16,8 @@ else
   meson setup "$builddir" -Db_sanitize=address,undefined -Dwerror=true -Dbuildtype=debug
 fi
 meson compile -C "$builddir"
+# The real Codex CLI for the interoperability tests (skipped without it).
+scripts/install-codex-cli.sh "$builddir/codex-cli"
 
 rm -f "$builddir/meson-logs/testlog.json"
 status=0

@@ -14,8 +14,9 @@ Control endpoints (JSON):
   GET  /_control/requests  the token requests received so far: a list of
                            {"body", "content_type", "user_agent", "time"}
   POST /_control/reset     forgets the requests received
-  POST /_control/rotating  {"current": RT, "hold": bool}: switches to the
-                           rotating server (the script is then unused).
+  POST /_control/rotating  {"current": RT, "hold": bool, "delay": s}: switches to the
+                           rotating server (the script is then unused);
+                           a "current" token starts the counts again.
                            Like the real endpoint, it answers the current
                            refresh token with a new one (and a new access
                            token), and any token it has already rotated with
@@ -23,6 +24,10 @@ Control endpoints (JSON):
                            once its answer went out: if the client went away
                            first, the token stays current. "hold": keep new
                            requests waiting until hold is turned off.
+                           "delay": each request is decided that many
+                           seconds after it arrived (two clients sending the
+                           same token a moment apart are both in flight; the
+                           first to arrive wins).
   GET  /_control/rotating  {"current", "issued", "reused", "unknown",
                            "rotations", "held", "undelivered"}
 
@@ -56,6 +61,7 @@ class State:
         self.stopping = threading.Event()
         # The rotating server.
         self.rotating = False
+        self.delay = 0.0
         self.current = None
         self.retired = set()
         self.issued = []
@@ -118,7 +124,12 @@ class Handler(BaseHTTPRequestHandler):
             with STATE.lock:
                 STATE.rotating = True
                 if "current" in spec:
+                    # A new token family: the counts start again.
                     STATE.current = spec["current"]
+                    STATE.retired = set()
+                    STATE.issued = []
+                    STATE.reused = STATE.unknown = STATE.undelivered = 0
+                STATE.delay = float(spec.get("delay", 0))
                 if spec.get("hold"):
                     STATE.hold.clear()
                 else:
@@ -168,6 +179,9 @@ class Handler(BaseHTTPRequestHandler):
             token = None
         with STATE.lock:
             STATE.held += 1
+            delay = STATE.delay
+        if delay > 0 and STATE.stopping.wait(delay):
+            return
         while not STATE.hold.wait(0.01):
             if STATE.stopping.is_set():
                 return

@@ -190,9 +190,9 @@ class FakeTokenServer:
     def requests(self):
         return self._control("/_control/requests")
 
-    def rotating(self, current=None, hold=False):
+    def rotating(self, current=None, hold=False, delay=0):
         """Switches to the rotating server (see fake-token-server.py)."""
-        payload = {"hold": hold}
+        payload = {"hold": hold, "delay": delay}
         if current is not None:
             payload["current"] = current
         self._control("/_control/rotating", payload)
