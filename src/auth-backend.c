@@ -311,9 +311,8 @@ real_watch (AuthBackend *backend, AuthBackendChangedFunc changed, gpointer user_
       g_signal_connect (self->secret, "changed", G_CALLBACK (real_store_changed_cb), self);
       store_secret_watch (self->secret);
     }
-  if (credential_store_get_setting (self->policy) == STORE_MODE_SECRET_SERVICE)
-    return TRUE;
-  /* auth.json, and the Codex CLI's config.toml beside it. */
+  /* auth.json, the Codex CLI's config.toml beside it, and its lock file
+   * (which shows its saves to the keyring item too). */
   g_signal_connect (self->file, "changed", G_CALLBACK (real_store_changed_cb), self);
   return store_file_watch (self->file, error);
 }

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <glib-unix.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +33,10 @@ struct _StoreFile {
   GFileMonitor *monitor;
   /* Only while $CODEX_HOME does not exist: tells when it is created. */
   GFileMonitor *parent_monitor;
+  /* inotify on $CODEX_HOME for IN_CLOSE_WRITE: a writer closing
+   * auth.json.lock (GFileMonitor reports no close without a change). */
+  int lock_watch_fd;
+  guint lock_watch_id;
   guint coalesce_id;
 };
 
@@ -53,11 +59,21 @@ drop_monitor (StoreFile *self, GFileMonitor **monitor)
 }
 
 static void
+drop_lock_watch (StoreFile *self)
+{
+  g_clear_handle_id (&self->lock_watch_id, g_source_remove);
+  if (self->lock_watch_fd >= 0)
+    close (self->lock_watch_fd);
+  self->lock_watch_fd = -1;
+}
+
+static void
 store_file_finalize (GObject *object)
 {
   StoreFile *self = STORE_FILE (object);
 
   g_clear_handle_id (&self->coalesce_id, g_source_remove);
+  drop_lock_watch (self);
   drop_monitor (self, &self->monitor);
   drop_monitor (self, &self->parent_monitor);
   g_clear_object (&self->dir);
@@ -81,6 +97,7 @@ store_file_class_init (StoreFileClass *klass)
 static void
 store_file_init (StoreFile *self)
 {
+  self->lock_watch_fd = -1;
 }
 
 StoreFile *
@@ -114,9 +131,9 @@ emit_changed_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* auth.json, or the Codex CLI's config.toml (its store setting). */
+/* auth.json, and the Codex CLI's config.toml (its store setting). */
 static gboolean
-is_auth_file (GFile *file)
+is_watched_file (GFile *file)
 {
   g_autofree char *name = NULL;
 
@@ -135,6 +152,53 @@ schedule_changed (StoreFile *self)
 
 static gboolean arm_monitors (StoreFile *self, GError **error);
 
+/* The Codex CLI opens auth.json.lock for writing around every save of its
+ * credentials, to the keyring item too: the close is the one sign of an
+ * item replaced in place, which gnome-keyring does not announce. */
+static gboolean
+lock_closed_cb (int fd, GIOCondition condition, gpointer user_data)
+{
+  StoreFile *self = user_data;
+  gboolean closed = FALSE;
+  union {
+    struct inotify_event event;
+    char bytes[4096];
+  } buf;
+
+  for (;;)
+    {
+      ssize_t n = read (fd, buf.bytes, sizeof buf.bytes);
+
+      if (n <= 0)
+        break;
+      for (ssize_t at = 0; at + (ssize_t) sizeof (struct inotify_event) <= n;)
+        {
+          const struct inotify_event *event = (const struct inotify_event *) (buf.bytes + at);
+
+          if (event->len > 0 && strcmp (event->name, AUTH_DATA_LOCK_NAME) == 0)
+            closed = TRUE;
+          at += (ssize_t) (sizeof (struct inotify_event) + event->len);
+        }
+    }
+  if (closed)
+    schedule_changed (self);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+arm_lock_watch (StoreFile *self)
+{
+  drop_lock_watch (self);
+  self->lock_watch_fd = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
+  if (self->lock_watch_fd < 0 || inotify_add_watch (self->lock_watch_fd, self->codex_home, IN_CLOSE_WRITE) < 0)
+    {
+      g_debug ("Cannot watch %s for closes: %s, ignoring", self->codex_home, g_strerror (errno));
+      drop_lock_watch (self);
+      return;
+    }
+  self->lock_watch_id = g_unix_fd_add (self->lock_watch_fd, G_IO_IN, lock_closed_cb, self);
+}
+
 static void
 monitor_changed_cb (GFileMonitor *monitor, GFile *file, GFile *other_file,
                     GFileMonitorEvent event, gpointer user_data)
@@ -144,7 +208,7 @@ monitor_changed_cb (GFileMonitor *monitor, GFile *file, GFile *other_file,
 
   if (event == G_FILE_MONITOR_EVENT_ATTRIBUTE_CHANGED)
     return;
-  if (!is_auth_file (file) && !is_auth_file (other_file) && !about_dir)
+  if (!is_watched_file (file) && !is_watched_file (other_file) && !about_dir)
     return;
   if (about_dir && (event == G_FILE_MONITOR_EVENT_DELETED || event == G_FILE_MONITOR_EVENT_MOVED_OUT ||
                     event == G_FILE_MONITOR_EVENT_RENAMED))
@@ -186,6 +250,7 @@ arm_monitors (StoreFile *self, GError **error)
   if (self->monitor == NULL)
     return FALSE;
   g_signal_connect (self->monitor, "changed", G_CALLBACK (monitor_changed_cb), self);
+  arm_lock_watch (self);
 
   /* GLib watches a missing directory by polling every few seconds; the
    * parent's watch notices its creation at once. */

@@ -16,7 +16,8 @@ const char *store_file_get_path (StoreFile *self);
 
 /* Starts watching $CODEX_HOME; "changed" is emitted (coalesced) after
  * auth.json or the Codex CLI's config.toml was created, replaced, modified
- * or deleted. */
+ * or deleted, and after a writer closed auth.json.lock (the Codex CLI
+ * holds it around every save, to the keyring item too). */
 gboolean store_file_watch (StoreFile *self, GError **error);
 
 /* Reads and parses auth.json. The result is a record, or NULL with no

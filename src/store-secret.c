@@ -13,11 +13,13 @@
 
 #define SECRET_BUS_NAME "org.freedesktop.secrets"
 #define CHANGE_COALESCE_MS 50
-/* gnome-keyring sends no signal when a writer (the Codex CLI) replaces the
- * secret of an existing item: while an item is in use, its Modified
- * property is polled this often, so that a replacement is noticed within
- * two seconds. */
-#define ITEM_POLL_MS 1500
+/* gnome-keyring sends no signal when a writer replaces the secret of an
+ * existing item (SetSecret, as the Codex CLI's keyring crate does). The
+ * Codex CLI's saves are seen at once through its lock file (store-file.c);
+ * for any other writer, the Modified property of the item in use is polled
+ * this often (each poll wakes the daemon and its D-Bus thread: few polls,
+ * and a token is never handed out from a read over a second old anyway). */
+#define ITEM_POLL_MS 10000
 
 struct _StoreSecret {
   GObject parent_instance;

@@ -6,8 +6,15 @@ Usage: benchmark.py BUILDDIR   (scripts/run-benchmark.sh runs it)
 
 Starts a private bus, the fake token endpoint and the daemon from BUILDDIR,
 runs BUILDDIR/tests/codex-authd-bench, and prints the figures: calls per
-second against Peer.Ping, and how many token requests a storm of
-refresh_token=true calls causes under permanent and transient failure.
+second against Peer.Ping, with the credentials in auth.json and in a
+keyring item (a real gnome-keyring-daemon; the item is read again before a
+token goes out when the last read is over a second old); the daemon's idle
+wake-ups per minute with each store; how soon an item replaced in place is
+announced; and how many token requests a storm of refresh_token=true calls
+causes under permanent and transient failure.
+
+Set CODEX_AUTHD_BENCH_IDLE_SECONDS to measure the idle wake-ups over
+another time than 60 s.
 """
 
 import json
@@ -21,7 +28,12 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "integration"))
 
-from harness import FakeTokenServer, PrivateBus, chatgpt_record  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fakes"))
+
+from gi.repository import Gio, GLib  # noqa: E402
+
+from harness import FakeTokenServer, PrivateBus, chatgpt_record, pump  # noqa: E402
+from keyring_helper import Keyring, codex_attributes  # noqa: E402
 
 CLIENTS, POLLS = 100, 100
 
@@ -35,12 +47,77 @@ class Bench:
         os.makedirs(self.codex_home, mode=0o700)
         self.bus = PrivateBus()
         self.server = FakeTokenServer()
+        for d in ("state", "config", "data", "runtime"):
+            os.makedirs(os.path.join(self.tmp, d), mode=0o700)
         self.env = dict(os.environ, HOME=self.tmp, CODEX_HOME=self.codex_home,
                         XDG_STATE_HOME=os.path.join(self.tmp, "state"),
                         XDG_CONFIG_HOME=os.path.join(self.tmp, "config"),
+                        XDG_DATA_HOME=os.path.join(self.tmp, "data"),
+                        XDG_RUNTIME_DIR=os.path.join(self.tmp, "runtime"),
                         DBUS_SESSION_BUS_ADDRESS=self.bus.address,
                         CODEX_REFRESH_TOKEN_URL_OVERRIDE=self.server.url)
         self.daemon = None
+        self.conn = None
+        self.keyring = None
+
+    def start_keyring(self, record):
+        """A real gnome-keyring-daemon holding @record as the Codex CLI's
+        item, and the CLI's setting that puts it there."""
+        self.conn = self.bus.connect()
+        self.keyring = Keyring(self.env, self.conn)
+        self.keyring.start()
+        with open(os.path.join(self.codex_home, "config.toml"), "w") as f:
+            f.write('cli_auth_credentials_store = "keyring"\n')
+        os.unlink(os.path.join(self.codex_home, "auth.json"))
+        return self.keyring.store(codex_attributes(self.codex_home), json.dumps(record))
+
+    def wakeups(self, seconds):
+        """Context switches of all the daemon's threads over @seconds,
+        per minute: how often the idle daemon wakes up."""
+        def total():
+            n = 0
+            for task in os.listdir(f"/proc/{self.daemon.pid}/task"):
+                with open(f"/proc/{self.daemon.pid}/task/{task}/status") as f:
+                    for line in f:
+                        if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                            n += int(line.split()[1])
+            return n
+        time.sleep(2)  # past the start
+        before = total()
+        time.sleep(seconds)
+        return (total() - before) * 60.0 / seconds
+
+    def replacement_latency(self, item, as_cli, rounds=10):
+        """ms from SetSecret on the item (gnome-keyring announces nothing)
+        to the daemon's PropertiesChanged, with no call in between; @as_cli:
+        holding auth.json.lock around it, as the Codex CLI does."""
+        seen = []
+
+        def on_signal(conn, sender, path, iface, member, params):
+            changed = params.unpack()[1]
+            if "Email" in changed:
+                seen.append((time.monotonic(), changed["Email"]))
+        sub = self.conn.signal_subscribe(None, "org.freedesktop.DBus.Properties", "PropertiesChanged",
+                                         "/org/codex/Auth1", None, Gio.DBusSignalFlags.NONE, on_signal)
+        out = []
+        for n in range(rounds):
+            pump(0.37 * (n % 4))  # different phases of the poll
+            email = f"replaced-{n}@example.com"
+            started = time.monotonic()
+            secret = json.dumps(chatgpt_record(email=email, access_exp=int(time.time()) + 86400))
+            if as_cli:
+                fd = os.open(os.path.join(self.codex_home, "auth.json.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+                self.keyring.set_secret(item, secret)
+                os.close(fd)
+            else:
+                self.keyring.set_secret(item, secret)
+            end = started + 30
+            while not any(e == email for _, e in seen) and time.monotonic() < end:
+                pump(0.01)
+            hits = [t for t, e in seen if e == email]
+            out.append((hits[0] - started) * 1000 if hits else float("inf"))
+        self.conn.signal_unsubscribe(sub)
+        return out
 
     def write_record(self, record):
         path = os.path.join(self.codex_home, "auth.json")
@@ -76,6 +153,10 @@ class Bench:
     def close(self):
         if self.daemon and self.daemon.poll() is None:
             self.stop_daemon()
+        if self.keyring is not None:
+            self.keyring.stop()
+        if self.conn is not None:
+            self.conn.close_sync(None)
         self.server.stop()
         self.bus.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -91,9 +172,28 @@ def main():
         # Throughput: valid ChatGPT credentials, no refresh due.
         b.write_record(chatgpt_record(access_exp=int(time.time()) + 24 * 3600))
         b.start_daemon()
-        print("== GetAuthStatus(true, false) against Peer.Ping, same bus and daemon")
+        print("== GetAuthStatus(true, false) against Peer.Ping, same bus and daemon (auth.json)")
         print(b.bench("throughput", "--calls", "50000"))
+        idle_seconds = float(os.environ.get("CODEX_AUTHD_BENCH_IDLE_SECONDS", "60"))
+        print(f"idle wake-ups (context switches, all threads, over {idle_seconds:.0f} s): "
+              f"{b.wakeups(idle_seconds):.1f} per minute")
         b.stop_daemon()
+
+        print("\n== GetAuthStatus(true, false) against Peer.Ping (the keyring item, gnome-keyring-daemon)")
+        item = b.start_keyring(chatgpt_record(access_exp=int(time.time()) + 24 * 3600))
+        b.start_daemon()
+        print(b.bench("throughput", "--calls", "50000"))
+        print(f"idle wake-ups (context switches, all threads, over {idle_seconds:.0f} s): "
+              f"{b.wakeups(idle_seconds):.1f} per minute")
+        for as_cli, who in ((True, "as the Codex CLI does, under auth.json.lock"),
+                            (False, "by another writer, no lock")):
+            lat = sorted(b.replacement_latency(item, as_cli, rounds=10 if as_cli else 4))
+            print(f"item replaced in place ({who}) to PropertiesChanged: min {lat[0]:.0f} ms, "
+                  f"median {lat[len(lat) // 2]:.0f} ms, max {lat[-1]:.0f} ms over {len(lat)} replacements")
+        b.stop_daemon()
+        b.keyring.stop()
+        b.keyring = None
+        os.unlink(os.path.join(b.codex_home, "config.toml"))
 
         print(f"\n== storm, permanent failure (HTTP 401 refresh_token_reused)")
         b.write_record(chatgpt_record(refresh="rt-doomed", access_tag="storm-1"))

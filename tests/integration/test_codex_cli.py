@@ -98,11 +98,14 @@ class CliTestCase(KeyringFixture, DaemonTestCase):
         return app
 
     def cli_refresh(self):
-        """One refresh by the CLI (its app-server), waited for."""
+        """One refresh by the CLI (its app-server), waited for; returns when
+        (monotonic) the CLI answered."""
         app = self.app()
         app.wait(app.refresh())
+        answered = time.monotonic()
         app.close()
         self.apps.remove(app)
+        return answered
 
     # -- logins and logouts ---------------------------------------------------
 
@@ -165,7 +168,14 @@ class CliTestCase(KeyringFixture, DaemonTestCase):
         self.seed(chatgpt_record(refresh="rt-start"))
         self.token_server.rotating(current="rt-start")
         self.start_daemon()
-        self.cli_refresh()
+        self.clear_signals()
+        answered = self.cli_refresh()
+        # Subscribers hear of it without calling (in keyring mode the item is
+        # replaced in place, which gnome-keyring does not announce).
+        wait_until(lambda: any("LastRefresh" in changed for _, changed, _ in self.signals), timeout=15,
+                   what="PropertiesChanged after the CLI's refresh")
+        heard = next(t for t, changed, _ in self.signals if "LastRefresh" in changed)
+        print(f"the CLI's refresh announced {max(0, heard - answered) * 1000:.0f} ms after the CLI answered")
         state = self.token_server.rotation_state()
         self.assertEqual(state["rotations"], 1, state)
         access = self.stored()["tokens"]["access_token"]

@@ -136,24 +136,32 @@ class TestKeyring(KeyringTestCase):
         print(f"deleted item noticed after {(time.monotonic() - started) * 1000:.0f} ms")
 
     def test_item_replaced_in_place_is_noticed(self):
-        # gnome-keyring may say nothing when a writer replaces the secret of
-        # an existing item: the daemon polls the item it uses.
+        # gnome-keyring says nothing when a writer replaces the secret of an
+        # existing item (SetSecret, as the Codex CLI's keyring crate does).
         item = self.store_item(chatgpt_record(email="first@example.com"))
         self.start_daemon()
         self.assertEqual(self.prop("Email"), "first@example.com")
-        for n in range(3):
+        lock = os.path.join(self.codex_home, "auth.json.lock")
+        for n, as_cli in enumerate((True, True, True, False)):
             pump(0.7 * n)
             self.clear_signals()
             started = time.monotonic()
             email = f"replaced-{n}@example.com"
-            # SetSecret on the existing item, as the Codex CLI's keyring crate
-            # does when the item exists: gnome-keyring announces nothing.
-            self.keyring.set_secret(item, compact(chatgpt_record(email=email, refresh=f"rt-{n}")))
-            # No call is made: only PropertiesChanged tells. The target is two
-            # seconds; the figure is printed, the wait is generous.
+            secret = compact(chatgpt_record(email=email, refresh=f"rt-{n}"))
+            if as_cli:
+                # The Codex CLI holds auth.json.lock (opened for writing)
+                # around every save, to the keyring too.
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+                self.keyring.set_secret(item, secret)
+                os.close(fd)
+            else:
+                self.keyring.set_secret(item, secret)  # any other writer: the poll sees it
+            # No call is made: only PropertiesChanged tells. The figure is
+            # printed; the wait is generous.
             wait_until(lambda: any(changed.get("Email") == email for _, changed, _ in self.signals),
-                       timeout=10, what="PropertiesChanged with the new Email")
-            print(f"item replaced in place: PropertiesChanged after {(time.monotonic() - started) * 1000:.0f} ms")
+                       timeout=10 if as_cli else 25, what="PropertiesChanged with the new Email")
+            print(f"item replaced in place ({'by the CLI' if as_cli else 'without the lock'}): "
+                  f"PropertiesChanged after {(time.monotonic() - started) * 1000:.0f} ms")
 
     def test_no_stale_token_after_replacement(self):
         item = self.store_item(apikey_record("sk-0"))
