@@ -17,7 +17,7 @@ scripts/install-deps.sh test
 if [ -f "$builddir/build.ninja" ]; then
   meson setup --reconfigure "$builddir" -Dfuzz_seconds="$seconds" >/dev/null
 else
-  CC=clang meson setup "$builddir" -Dfuzzing=true -Dfuzz_seconds="$seconds" \
+  CC=clang CXX=clang++ meson setup "$builddir" -Dfuzzing=true -Dfuzz_seconds="$seconds" \
     -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true -Dbuildtype=debug
 fi
 meson compile -C "$builddir"

@@ -111,22 +111,44 @@ on_name_released (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error
   return 0;
 }
 
+static gboolean idle_check (gpointer user_data);
+
+/* The idle check runs when the idle time could have run out, not every
+ * second: an idle daemon is not woken for nothing. */
+static void
+schedule_idle_check (BusName *self, gint64 delay_usec)
+{
+  guint seconds = (guint) MAX (1, (delay_usec + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC);
+
+  g_clear_handle_id (&self->idle_id, g_source_remove);
+  self->idle_id = g_timeout_add_seconds (seconds, idle_check, self);
+}
+
 static gboolean
 idle_check (gpointer user_data)
 {
   BusName *self = user_data;
-  gint64 last;
+  gint64 last, idle_usec = (gint64) self->idle_timeout * G_USEC_PER_SEC;
   int r;
 
-  if (!self->owned || self->releasing)
-    return G_SOURCE_CONTINUE;
+  self->idle_id = 0;
+  if (self->releasing)
+    return G_SOURCE_REMOVE;
   last = self->last_activity (self->user_data);
-  if (last < 0 || g_get_monotonic_time () - last < (gint64) self->idle_timeout * G_USEC_PER_SEC)
-    return G_SOURCE_CONTINUE;
+  if (!self->owned || last < 0)
+    {
+      /* Not serving yet, or busy (a refresh, a save): look again soon. */
+      schedule_idle_check (self, G_USEC_PER_SEC);
+      return G_SOURCE_REMOVE;
+    }
+  if (g_get_monotonic_time () - last < idle_usec)
+    {
+      schedule_idle_check (self, idle_usec - (g_get_monotonic_time () - last));
+      return G_SOURCE_REMOVE;
+    }
 
   g_message ("No activity for %d s, exiting (the next call starts the service again)", self->idle_timeout);
   self->releasing = TRUE;
-  self->idle_id = 0;
   r = sd_bus_call_method_async (self->bus, &self->release_slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                 "org.freedesktop.DBus", "ReleaseName", on_name_released, self, "s", self->name);
   if (r < 0)
@@ -148,7 +170,7 @@ bus_name_new (sd_bus *bus, const char *name, gboolean replace, int idle_timeout_
   self->quit = quit_func;
   self->user_data = user_data;
   if (idle_timeout_seconds > 0)
-    self->idle_id = g_timeout_add_seconds (1, idle_check, self);
+    schedule_idle_check (self, G_USEC_PER_SEC);
   return self;
 }
 
