@@ -416,20 +416,14 @@ return_error (GTask *task, GError *error)
   g_object_unref (task);
 }
 
-/* After a write to the keyring item: remove auth.json when the policy
- * says so (the Codex CLI does, so that no stale copy shadows the item). */
+/* The keyring item was written: it is the source now, and auth.json is
+ * removed when the policy says so (the Codex CLI does, so that no stale
+ * copy shadows the item). Completes @task (owned). */
 static void
-item_written_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+item_written (GTask *task)
 {
-  GTask *task = user_data;
   CredentialStore *self = ((WriteData *) g_task_get_task_data (task))->self;
-  GError *error = NULL;
 
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
-    {
-      return_error (task, error);
-      return;
-    }
   self->source = SOURCE_KEYRING;
   self->item_seen = TRUE;
   if (self->item_write_removes_file)
@@ -439,6 +433,17 @@ item_written_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   g_task_return_boolean (task, TRUE);
   g_object_unref (task);
+}
+
+static void
+item_written_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    return_error (user_data, error);
+  else
+    item_written (user_data);
 }
 
 void
@@ -463,17 +468,7 @@ login_keyring_saved_cb (GObject *source, GAsyncResult *result, gpointer user_dat
 
   if (g_task_propagate_boolean (G_TASK (result), &error))
     {
-      self->source = SOURCE_KEYRING;
-      self->item_seen = TRUE;
-      if (self->item_write_removes_file)
-        {
-          /* As the Codex CLI does: the keyring holds it now, so no
-           * auth.json is left to shadow it. */
-          self->io->file_delete (self->io, step_done_cb, task);
-          return;
-        }
-      g_task_return_boolean (task, TRUE);
-      g_object_unref (task);
+      item_written (task);
       return;
     }
   if (self->mode == STORE_MODE_AUTO &&
