@@ -72,20 +72,27 @@ class Bench:
         return self.keyring.store(codex_attributes(self.codex_home), json.dumps(record))
 
     def wakeups(self, seconds):
-        """Context switches of all the daemon's threads over @seconds,
-        per minute: how often the idle daemon wakes up."""
-        def total():
-            n = 0
+        """Context switches of the daemon's threads over @seconds, per
+        minute: how often the idle daemon wakes up. It first settles for
+        20 s (GLib's idle worker threads exit after 15 s); a thread that
+        ends meanwhile is counted up to its last sample."""
+        def sample():
+            counts = {}
             for task in os.listdir(f"/proc/{self.daemon.pid}/task"):
-                with open(f"/proc/{self.daemon.pid}/task/{task}/status") as f:
-                    for line in f:
-                        if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
-                            n += int(line.split()[1])
-            return n
-        time.sleep(2)  # past the start
-        before = total()
+                try:
+                    with open(f"/proc/{self.daemon.pid}/task/{task}/status") as f:
+                        counts[task] = sum(int(line.split()[1]) for line in f
+                                           if line.startswith(("voluntary_ctxt_switches",
+                                                               "nonvoluntary_ctxt_switches")))
+                except OSError:
+                    pass
+            return counts
+        time.sleep(20)
+        before = sample()
         time.sleep(seconds)
-        return (total() - before) * 60.0 / seconds
+        after = sample()
+        switches = sum(n - before.get(task, 0) for task, n in after.items())
+        return switches * 60.0 / seconds
 
     def replacement_latency(self, item, as_cli, rounds=10):
         """ms from SetSecret on the item (gnome-keyring announces nothing)
