@@ -267,6 +267,20 @@ class TestKeyring(KeyringTestCase):
         self.assertEqual(self.items(), [item])
         self.assertEqual(self.token_server.count(), 1)
 
+    def test_removed_file_is_named_as_such(self):
+        # Auto mode with a running keyring and no item: the login is in
+        # auth.json. When the CLI removes it, the log says what was looked
+        # at, not that a Secret Service item was removed.
+        self.write_auth_atomically(apikey_record("sk-file"))
+        self.start_daemon()
+        self.assertEqual(self.get_auth_status(True, False)[1], "sk-file")
+        os.unlink(self.auth_json)
+        wait_until(lambda: self.get_auth_status(True, False) == ("", "", True), timeout=5, what="the removal")
+        log = self.daemon_log()
+        self.assertIn("No credentials are stored any more (in the Secret Service item", log)
+        self.assertIn("auth.json)", log)
+        self.assertNotIn("item was removed", log)
+
 
 class TestNoKeyring(KeyringTestCase):
     start_keyring = False
