@@ -220,6 +220,21 @@ class CliTestCase(KeyringFixture, DaemonTestCase):
         self.assertEqual(self.prop("RequiresLogin"), False)
         self.result("poison cleared by a re-login", "CLI", "daemon serves the new login, RequiresLogin false")
 
+    def test_daemon_relogin_clears_poison(self):
+        self.seed(chatgpt_record(refresh="rt-revoked"))
+        self.token_server.rotating(current="rt-something-else")
+        self.start_daemon()
+        self.get_auth_status(True, True)
+        wait_until(lambda: self.prop("RefreshState") == "poisoned", timeout=5, what="the poison")
+        self.call("LoginWithApiKey", GLib.Variant("(s)", ("sk-daemon-relogin",)))
+        self.assertEqual(self.daemon_token(), "sk-daemon-relogin")
+        self.assertEqual(self.prop("RequiresLogin"), False)
+        code, text = self.cli_status()
+        self.assertEqual(code, 0, text)
+        self.assertIn("API key", text)
+        self.assertEqual(self.stored(), apikey_record("sk-daemon-relogin"))
+        self.result("poison cleared by a re-login", "daemon", f"codex login status: {text[:40]}")
+
     # -- both refreshing at the same moment -----------------------------------
 
     def start_daemon_refresh(self):
