@@ -37,12 +37,20 @@ rpmbuild -bb "${rpm_nodeps[@]}" --nocheck \
   --define "debug_package %{nil}" \
   "$work/spec/packaging/codex-authd.spec"
 cp "$work"/rpm/RPMS/*/codex-authd-*.rpm "$out/"
+if [ -f /etc/debian_version ]; then
+  echo "Note: the RPM built here is a smoke test of the spec (Debian's rpmbuild: no Fedora"
+  echo "compiler flags, dependencies not checked, empty systemd scriptlets); build it on"
+  echo "Fedora or with mock for a package to ship."
+fi
 
 # Debian: the recipe lives in packaging/debian.
 cp -a "$tree/packaging/debian" "$tree/debian"
 (cd "$tree" && DEB_BUILD_OPTIONS="nocheck ${DEB_BUILD_OPTIONS:-}" dpkg-buildpackage -us -uc -b)
+# Everything the .changes lists (the debug symbols package included), so
+# that lintian and dput can process it.
 cp "$work"/codex-authd_"$version"_*.deb "$work"/codex-authd_"$version"_*.changes \
    "$work"/codex-authd_"$version"_*.buildinfo "$out/"
+cp "$work"/codex-authd-dbgsym_"$version"_*.*deb "$out/" 2>/dev/null || true
 
 echo "Built:"
 ls -1 "$out"

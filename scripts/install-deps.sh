@@ -7,8 +7,8 @@ set -euo pipefail
 list="$(dirname "$0")/../packaging/dependencies"
 
 case "${1:-}" in
-  run) kinds='^(build|toolchain|depends|dev)$' ;;
-  test) kinds='^(build|toolchain|depends|dev|check|ci)$' ;;
+  run) kinds='^(build|toolchain|dev)$' ;;
+  test) kinds='^(build|toolchain|dev|check|checkessential|ci)$' ;;
   *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
 

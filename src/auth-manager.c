@@ -5,6 +5,7 @@
 
 #include "auth-error.h"
 #include "auth-manager.h"
+#include "daemon-log.h"
 #include "write-queue.h"
 
 #define SAVE_RETRY_MAX_SECONDS 10
@@ -188,12 +189,8 @@ set_store_error (AuthManager *self, const GError *error, const char *message)
   const char *state = store_state_for (error);
 
   if (g_strcmp0 (self->store_error, message) != 0)
-    {
-      if (g_str_equal (state, "error"))
-        g_warning ("%s", message);
-      else
-        g_message ("%s", message);
-    }
+    AUTH_LOG_EVENT (g_str_equal (state, "error") ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE, AUTH_LOG_STORE_PROBLEM,
+                    codex_auth_error_name (error), "%s", message);
   g_free (self->store_error);
   self->store_error = g_strdup (message);
   self->store_state = state;
@@ -802,7 +799,8 @@ note_transient (AuthManager *self, const TokenResult *result)
   self->error_code = g_strdup (result->code);
   g_free (self->error_message);
   self->error_message = g_strdup (result->message);
-  g_message ("Refreshing the ChatGPT tokens failed (%s, HTTP %u); next attempt in %.1f s",
+  AUTH_LOG_EVENT (G_LOG_LEVEL_MESSAGE, AUTH_LOG_BACKOFF, result->code,
+                  "Refreshing the ChatGPT tokens failed (%s, HTTP %u); next attempt in %.1f s",
              result->code, result->http_status, (double) delay / G_USEC_PER_SEC);
 }
 
@@ -835,7 +833,8 @@ verify_permanent_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 
   poison = poison_record_new (auth_record_get_fingerprint (self->attempted), result->code,
                                  result->message, result->http_status, now_usec (self));
-  g_warning ("Refreshing the ChatGPT tokens failed for good (%s, HTTP %u): %s Not refreshing again "
+  AUTH_LOG_EVENT (G_LOG_LEVEL_WARNING, AUTH_LOG_POISONED, result->code,
+                  "Refreshing the ChatGPT tokens failed for good (%s, HTTP %u): %s Not refreshing again "
              "until the credentials change.", result->code, result->http_status, result->message);
   g_clear_pointer (&self->poison, poison_record_free);
   self->poison = poison_record_copy (poison);
@@ -967,7 +966,7 @@ refresh_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
           finish_refresh (self);
           return;
         }
-      g_message ("Refreshed the ChatGPT tokens");
+      AUTH_LOG_EVENT (G_LOG_LEVEL_MESSAGE, AUTH_LOG_REFRESHED, NULL, "Refreshed the ChatGPT tokens");
       note_rotation (self, self->record, refreshed);
       g_clear_pointer (&self->record, auth_record_unref);
       self->record = refreshed;
@@ -1291,10 +1290,10 @@ user_change_done (gpointer data, GAsyncResult *result)
       return;
     }
   if (change->record != NULL)
-    g_message ("Logged in (%s), stored in %s", auth_mode_to_string (auth_record_get_mode (change->record)),
+    AUTH_LOG_EVENT (G_LOG_LEVEL_MESSAGE, AUTH_LOG_LOGIN, NULL, "Logged in (%s), stored in %s", auth_mode_to_string (auth_record_get_mode (change->record)),
                self->backend->ops->describe (self->backend));
   else
-    g_message ("Logged out");
+    AUTH_LOG_EVENT (G_LOG_LEVEL_MESSAGE, AUTH_LOG_LOGOUT, NULL, "Logged out");
   apply_user_change (self, change->record);
   g_task_return_boolean (change->task, TRUE);
   op_end (self);

@@ -216,5 +216,15 @@ codex_file_hold_lock (const char *path, guint timeout_ms, GError **error)
 char *
 codex_file_state_path (const char *name)
 {
+  const char *dirs = g_getenv ("STATE_DIRECTORY");
+
+  /* Under systemd (StateDirectory=codex-authd): the directory it made and
+   * left writable in the sandbox; the first, if it lists several. */
+  if (dirs != NULL && g_path_is_absolute (dirs))
+    {
+      g_autofree char *first = g_strndup (dirs, strcspn (dirs, ":"));
+
+      return g_build_filename (first, name, NULL);
+    }
   return g_build_filename (g_get_user_state_dir (), PACKAGE_NAME, name, NULL);
 }

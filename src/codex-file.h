@@ -27,6 +27,7 @@ gboolean codex_file_write_atomic_mode (const char *path, const char *tmp_prefix,
  * or -1 with @error set. */
 int codex_file_hold_lock (const char *path, guint timeout_ms, GError **error);
 
-/* $XDG_STATE_HOME/codex-authd/@name: where the daemon keeps its own
- * records (the poison record, refreshed tokens not saved yet). */
+/* Where the daemon keeps its own records (the poison record, refreshed
+ * tokens not saved yet): $STATE_DIRECTORY/@name when systemd sets it
+ * (StateDirectory= in the unit), else $XDG_STATE_HOME/codex-authd/@name. */
 char *codex_file_state_path (const char *name);

@@ -7,6 +7,8 @@
 #include <glib-unix.h>
 #include <locale.h>
 #include <sys/prctl.h>
+
+#include "daemon-log.h"
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -176,6 +178,7 @@ main (int argc, char **argv)
   if (prctl (PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
     g_warning ("Cannot make the process non-dumpable: %s, ignoring", g_strerror (errno));
   setlocale (LC_ALL, "");
+  daemon_log_init ();
   /* 1. The command line, then every setting decided. */
   r = parse_command_line (&argc, &argv, &options, &replace);
   if (r >= 0)

@@ -55,6 +55,10 @@ def rpm(text):
     return build, requires
 
 
+def rpm_recommends(text):
+    return set(re.findall(r"^Recommends:\s*(\S+)", text, re.M))
+
+
 def readme(text):
     lists = {}
     for label in ("to build", "at run time", "for the tests"):
@@ -81,9 +85,10 @@ def main():
     compare("debian/control Build-Depends <!nocheck>", check, deb("check"))
     compare("debian/control Depends", depends, deb("depends"))
     compare("debian/control Recommends", recommends, deb("recommends"))
+    compare("spec Recommends", rpm_recommends(read("packaging", "rpm", "codex-authd.spec.in")), rpms("recommends"))
 
     build_requires, requires = rpm(read("packaging", "rpm", "codex-authd.spec.in"))
-    compare("spec BuildRequires", build_requires, rpms("build", "toolchain", "check"))
+    compare("spec BuildRequires", build_requires, rpms("build", "toolchain", "check", "checkessential"))
     compare("spec Requires", requires, rpms("depends"))
 
     lists = readme(read("README.md"))

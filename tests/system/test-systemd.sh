@@ -1,0 +1,234 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The system test: the .deb installed in a Debian 12 root booted with
+# systemd-nspawn -b, and codex-authd started by a real systemd user manager
+# (a lingering user), checked as that user through busctl --user and
+# codex-authctl only:
+#   activation, a first login with no ~/.codex, a CODEX_HOME elsewhere
+#   through the documented drop-in, the poison persisting across a restart
+#   and a stop + re-activation (0 new token requests), a refresh saving the
+#   rotated token where the CLI reads it, a journal without dconf or
+#   "Read-only file system" lines that carries the poisoning with its
+#   MESSAGE_ID, and the exposure score of systemd-analyze security.
+# The fake token endpoint runs on the host's loopback (the container shares
+# the host's network). The debootstrapped root is cached in
+# $CODEX_AUTHD_SYSTEM_CACHE (default /var/cache/codex-authd-system-test).
+# Needs root; reported as skipped (exit 77) with the reason otherwise.
+set -uo pipefail
+src=$(cd "$(dirname "$0")/../.." && pwd)
+cache=${CODEX_AUTHD_SYSTEM_CACHE:-/var/cache/codex-authd-system-test}
+mirror=${CODEX_AUTHD_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "SKIP: booting a container with systemd-nspawn needs root"
+  exit 77
+fi
+for tool in debootstrap systemd-nspawn nsenter setpriv dpkg-buildpackage; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "SKIP: $tool is missing (scripts/install-deps.sh test installs it)"
+    exit 77
+  fi
+done
+
+work=$(mktemp -d /var/tmp/codex-authd-system-XXXXXX)
+root="$work/root"
+pid=
+server_pid=
+passed=0
+failed=0
+cleanup() {
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    nsenter -t "$pid" -a systemctl poweroff >/dev/null 2>&1 || kill "$pid"
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$pid" 2>/dev/null
+  fi
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+check() { # check NAME COMMAND...: runs COMMAND, counts and prints the outcome
+  local name=$1
+  shift
+  if "$@"; then
+    echo "PASS: $name"
+    passed=$((passed + 1))
+  else
+    echo "FAIL: $name"
+    failed=$((failed + 1))
+  fi
+}
+
+echo "== building the .deb"
+if ! bash "$src/scripts/build-packages.sh" "$work/pkgs" > "$work/build.log" 2>&1; then
+  cat "$work/build.log"
+  exit 1
+fi
+
+echo "== the Debian 12 root (cached in $cache)"
+if [ ! -f "$cache/base/.complete" ]; then
+  rm -rf "$cache/base"
+  mkdir -p "$cache"
+  started=$(date +%s)
+  if ! debootstrap --variant=minbase \
+      --include=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,ca-certificates \
+      bookworm "$cache/base" "$mirror" > "$work/debootstrap.log" 2>&1; then
+    tail -20 "$work/debootstrap.log"
+    echo "debootstrap failed"
+    exit 1
+  fi
+  chroot "$cache/base" useradd -m -u 1000 -s /bin/sh user
+  touch "$cache/base/.complete"
+  echo "debootstrap took $(( $(date +%s) - started )) s"
+fi
+cp -a "$cache/base" "$root"
+mkdir -p "$root/opt/pkgs"
+cp "$work"/pkgs/codex-authd_*.deb "$root/opt/pkgs/"
+
+echo "== installing the package (apt resolves its dependencies)"
+if ! systemd-nspawn -q -D "$root" --register=no --keep-unit \
+    sh -c 'apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q /opt/pkgs/codex-authd_*.deb' \
+    > "$work/install.log" 2>&1; then
+  tail -30 "$work/install.log"
+  exit 1
+fi
+
+echo "== the fake token endpoint on the host's loopback"
+/usr/bin/python3 "$src/tests/fakes/fake-token-server.py" > "$work/server.out" &
+server_pid=$!
+for _ in $(seq 100); do grep -q '^PORT ' "$work/server.out" 2>/dev/null && break; sleep 0.05; done
+port=$(awk '/^PORT /{print $2}' "$work/server.out")
+ctl() { # ctl PATH [JSON]: the fake server's control endpoints
+  /usr/bin/python3 - "$port" "$@" <<'PY'
+import json, sys, urllib.request
+port, path = sys.argv[1], sys.argv[2]
+data = sys.argv[3].encode() if len(sys.argv) > 3 else None
+req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method="POST" if data else "GET")
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+print(opener.open(req, timeout=10).read().decode())
+PY
+}
+requests() { ctl /_control/requests | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+record() { # record REFRESH_TOKEN: a ChatGPT auth.json document
+  /usr/bin/python3 - "$1" <<'PY'
+import json, os, sys
+sys.path.insert(0, os.environ["SRC"] + "/tests/integration")
+from harness import chatgpt_record
+print(json.dumps(chatgpt_record(refresh=sys.argv[1], access_exp=1)))
+PY
+}
+export SRC=$src
+
+echo "== booting"
+setsid systemd-nspawn -q -D "$root" -b -M codex-authd-test --register=no --keep-unit \
+  > "$work/boot.log" 2>&1 < /dev/null &
+nspawn=$!
+for _ in $(seq 200); do
+  pid=$(pgrep -P "$nspawn" -x systemd | head -n 1)
+  [ -n "$pid" ] && break
+  sleep 0.1
+done
+if [ -z "$pid" ]; then
+  cat "$work/boot.log"
+  echo "the container did not boot"
+  exit 1
+fi
+# nspawn mounts a FIFO over /proc/kmsg: units with ProtectKernelLogs= fail
+# with 226/NAMESPACE while it is there (a real host has a plain one).
+for _ in $(seq 300); do nsenter -t "$pid" -a test -S /run/systemd/private 2>/dev/null && break; sleep 0.1; done
+nsenter -t "$pid" -a umount /proc/kmsg 2>/dev/null
+echo "system state: $(nsenter -t "$pid" -a systemctl is-system-running --wait 2>&1)"
+nsenter -t "$pid" -a loginctl enable-linger user
+for _ in $(seq 300); do nsenter -t "$pid" -a test -S /run/user/1000/bus && break; sleep 0.1; done
+if ! nsenter -t "$pid" -a test -S /run/user/1000/bus; then
+  nsenter -t "$pid" -a systemctl --no-pager status user@1000.service | tail -20
+  echo "the user manager did not start"
+  exit 1
+fi
+
+as_user() { # as_user SCRIPT: runs SCRIPT with sh as the user in their session
+  nsenter -t "$pid" -a setpriv --reuid=1000 --regid=1000 --init-groups env -i HOME=/home/user \
+    XDG_RUNTIME_DIR=/run/user/1000 DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus \
+    PATH=/usr/bin:/bin LANG=C.UTF-8 sh -c "$1"
+}
+in_container() { nsenter -t "$pid" -a "$@"; }
+
+as_user "mkdir -p ~/.config/codex-authd && printf '[daemon]\ntoken-url=http://127.0.0.1:$port/oauth/token\n' > ~/.config/codex-authd/codex-authd.conf"
+
+echo
+echo "== activation"
+check "no ~/.codex before the first login" as_user 'test ! -e ~/.codex'
+as_user 'busctl --user call org.codex.Auth1 /org/codex/Auth1 org.codex.Auth1 GetAuthStatus bb false false'
+check "bus activation started codex-authd.service under the user manager" \
+  as_user 'test "$(systemctl --user is-active codex-authd)" = active'
+as_user 'systemctl --user show -p Type,ActiveState,SubState,MainPID codex-authd'
+
+echo
+echo "== a first login, no ~/.codex before"
+check "codex-authctl login --api-key" as_user 'echo sk-system-first | codex-authctl login --api-key'
+check "auth.json written in the new ~/.codex" as_user 'test -f ~/.codex/auth.json && stat -c "%a %n" ~/.codex ~/.codex/auth.json'
+check "the token is served" as_user 'test "$(codex-authctl token)" = sk-system-first'
+
+echo
+echo "== CODEX_HOME elsewhere, through the documented drop-in"
+as_user 'mkdir -p ~/.config/systemd/user/codex-authd.service.d &&
+  printf "[Service]\nEnvironment=CODEX_HOME=%%h/work/codex\nReadWritePaths=%%h/work/codex\n" \
+    > ~/.config/systemd/user/codex-authd.service.d/codex-home.conf &&
+  systemctl --user daemon-reload && systemctl --user stop codex-authd'
+check "a login goes to the other Codex home" \
+  as_user 'echo sk-system-elsewhere | codex-authctl login --api-key && test -f ~/work/codex/auth.json'
+as_user 'rm ~/.config/systemd/user/codex-authd.service.d/codex-home.conf && systemctl --user daemon-reload &&
+  systemctl --user stop codex-authd'
+
+echo
+echo "== the poison persists"
+ctl /_control/script '{"default": {"status": 401, "json": {"error": {"message": "reused", "code": "refresh_token_reused"}}}}' > /dev/null
+ctl /_control/reset '{}' > /dev/null
+# Written as the Codex CLI writes it (a login through the daemon would count
+# as a fresh refresh, and a forced refresh would then wait 30 s).
+record rt-dead | as_user 'umask 077; cat > ~/.codex/.auth-new && mv ~/.codex/.auth-new ~/.codex/auth.json && codex-authctl reload'
+
+as_user 'codex-authctl token --refresh > /dev/null 2>&1; echo "token --refresh: exit $?"'
+n1=$(requests)
+echo "token requests after the poisoning: $n1"
+check "one token request caused the poisoning" test "$n1" = 1
+check "status says log in again (exit 4)" as_user 'codex-authctl status > /dev/null; test $? = 4'
+as_user 'systemctl --user restart codex-authd; codex-authctl token --refresh > /dev/null 2>&1; echo "after restart: token --refresh exit $?"'
+n2=$(requests)
+echo "new token requests after systemctl --user restart: $((n2 - n1))"
+check "0 token requests after a restart" test "$n2" = "$n1"
+as_user 'systemctl --user stop codex-authd; busctl --user call org.codex.Auth1 /org/codex/Auth1 org.codex.Auth1 GetAuthStatus bb true true'
+n3=$(requests)
+echo "new token requests after stop + re-activation: $((n3 - n2))"
+check "0 token requests after stop + re-activation" test "$n3" = "$n2"
+check "the poison record is in the state directory" as_user 'ls -l ~/.config/codex-authd/poison.json'
+
+echo
+echo "== a refresh saves the rotated token where the CLI reads it"
+ctl /_control/rotating '{"current": "rt-live"}' > /dev/null
+record rt-live | as_user 'umask 077; cat > ~/.codex/.auth-new && mv ~/.codex/.auth-new ~/.codex/auth.json && codex-authctl reload'
+
+check "token --refresh" as_user 'codex-authctl token --refresh > /dev/null'
+check "auth.json holds the rotated token" as_user 'grep -q "\"refresh_token\": *\"rt-rot-1\"" ~/.codex/auth.json'
+
+echo
+echo "== the journal"
+in_container journalctl -q _SYSTEMD_USER_UNIT=codex-authd.service -o short > "$work/journal.txt"
+sed -n '1,40p' "$work/journal.txt"
+check "no dconf lines" sh -c "! grep -q dconf '$work/journal.txt'"
+check "no 'Read-only file system' lines" sh -c "! grep -q 'Read-only file system' '$work/journal.txt'"
+in_container journalctl -q _SYSTEMD_USER_UNIT=codex-authd.service \
+  MESSAGE_ID=d9e3976c689944b6a764fb53d0d1883b -o verbose > "$work/poisoned.txt"
+grep -E 'MESSAGE_ID|CODEX_AUTH_ERROR|PRIORITY|MESSAGE=' "$work/poisoned.txt" | head -8
+check "the poisoning carries its MESSAGE_ID and error code" grep -q 'CODEX_AUTH_ERROR=refresh_token_reused' "$work/poisoned.txt"
+check "no token in the journal" sh -c "! grep -qE 'sk-system|rt-rot-|rt-live|rt-dead' '$work/journal.txt'"
+
+echo
+echo "== exposure"
+as_user 'systemd-analyze --user security codex-authd 2>/dev/null | tail -n 1'
+exposure=$(as_user 'systemd-analyze --user security codex-authd 2>/dev/null' | sed -n 's/.*Overall exposure level for codex-authd.service: \([0-9.]*\).*/\1/p')
+check "exposure $exposure is 1.5 or lower" /usr/bin/python3 -c "import sys; sys.exit(0 if float('${exposure:-99}') <= 1.5 else 1)"
+
+echo
+echo "system test: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
