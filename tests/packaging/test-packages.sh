@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The packaging suite: builds the .deb and the .rpm (scripts/build-packages.sh),
-# checks the .deb with lintian (no errors) and both file lists, installs the
+# checks the .deb and the .changes with lintian (nothing, pedantic
+# included) and both file lists, installs the
 # .deb, checks that a plain busctl call on a fresh private session bus
 # activates the installed daemon and gets an answer, then removes the package.
 set -euo pipefail
@@ -43,9 +44,14 @@ expected="/usr/bin/codex-authctl
 /usr/share/dbus-1/interfaces/org.codex.Auth1.xml
 /usr/share/dbus-1/services/org.codex.Auth1.service"
 
-echo "== lintian"
-lintian --fail-on error "$deb"
-echo "lintian: no errors"
+echo "== lintian -EvIL +pedantic, the .deb and the .changes (with everything it lists)"
+changes=$(ls "$out"/codex-authd_*.changes)
+# lintian skips a .changes whose files are not all there, and says nothing.
+for f in $(awk '/^Files:/ {in_files = 1; next} /^[^ ]/ {in_files = 0} in_files {print $5}' "$changes"); do
+  [ -e "$out/$f" ] || { echo "$changes lists $f, which is not beside it"; exit 1; }
+done
+lintian --allow-root --fail-on error,warning,info,pedantic -EvIL +pedantic "$deb" "$changes"
+echo "lintian: no errors, warnings, notes or pedantic tags"
 
 echo "== contents"
 deb_files=$(dpkg-deb --fsys-tarfile "$deb" | tar -t | sed 's|^\.||')
