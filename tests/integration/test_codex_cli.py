@@ -206,7 +206,8 @@ class CliTestCase(KeyringFixture, DaemonTestCase):
                    what="the daemon to adopt the CLI's refresh")
         self.result("refresh", "daemon", "CLI sends the daemon's new token, 0 reused; daemon adopts the CLI's")
 
-    def test_cli_relogin_clears_poison(self):
+    def start_poisoned(self):
+        """A daemon whose ChatGPT login failed for good."""
         self.seed(chatgpt_record(refresh="rt-revoked"))
         # The endpoint does not know this token any more: a permanent failure.
         self.token_server.rotating(current="rt-something-else")
@@ -214,6 +215,9 @@ class CliTestCase(KeyringFixture, DaemonTestCase):
         self.get_auth_status(True, True)
         wait_until(lambda: self.prop("RefreshState") == "poisoned", timeout=5, what="the poison")
         self.assertEqual(self.prop("RequiresLogin"), True)
+
+    def test_cli_relogin_clears_poison(self):
+        self.start_poisoned()
         self.cli.login_api_key("sk-after-relogin")
         wait_until(lambda: self.daemon_token() == "sk-after-relogin", timeout=5, what="the CLI's new login")
         self.assertEqual(self.prop("RefreshState"), "none")
@@ -221,11 +225,7 @@ class CliTestCase(KeyringFixture, DaemonTestCase):
         self.result("poison cleared by a re-login", "CLI", "daemon serves the new login, RequiresLogin false")
 
     def test_daemon_relogin_clears_poison(self):
-        self.seed(chatgpt_record(refresh="rt-revoked"))
-        self.token_server.rotating(current="rt-something-else")
-        self.start_daemon()
-        self.get_auth_status(True, True)
-        wait_until(lambda: self.prop("RefreshState") == "poisoned", timeout=5, what="the poison")
+        self.start_poisoned()
         self.call("LoginWithApiKey", GLib.Variant("(s)", ("sk-daemon-relogin",)))
         self.assertEqual(self.daemon_token(), "sk-daemon-relogin")
         self.assertEqual(self.prop("RequiresLogin"), False)
