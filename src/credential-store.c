@@ -224,9 +224,10 @@ credential_store_describe_searched (CredentialStore *self)
       return self->io->keyring_describe (self->io);
     case STORE_MODE_AUTO:
     default:
-      g_free (self->searched);
-      self->searched = g_strdup_printf ("%s or %s", self->io->keyring_describe (self->io),
-                                        self->io->file_describe (self->io));
+      /* Both descriptions stay the same while the store lives. */
+      if (self->searched == NULL)
+        self->searched = g_strdup_printf ("%s or %s", self->io->keyring_describe (self->io),
+                                          self->io->file_describe (self->io));
       return self->searched;
     }
 }

@@ -6,11 +6,9 @@
 #include <errno.h>
 #include <glib-unix.h>
 #include <locale.h>
-#include <sys/prctl.h>
-
-#include "daemon-log.h"
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 
 #include "auth-backend.h"
 #include "auth-bus.h"
@@ -18,6 +16,7 @@
 #include "bus-glib.h"
 #include "bus-name.h"
 #include "daemon-config.h"
+#include "daemon-log.h"
 #include "poison-record.h"
 #include "rescue-record.h"
 

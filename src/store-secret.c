@@ -612,9 +612,9 @@ save_searched (GTask *task)
       g_object_unref (task);
       return;
     }
-  /* CreateItem with "replace", as the Codex CLI writes it: the item with
-   * these attributes is updated in place, and the Secret Service tells
-   * every watcher (a SetSecret would go unannounced). */
+  /* CreateItem with "replace": the item with these attributes is updated
+   * in place, and gnome-keyring tells every watcher (the Codex CLI calls
+   * SetSecret on an existing item, which goes unannounced: see the poll). */
   secret_collection_for_alias (d->service, SECRET_COLLECTION_DEFAULT, SECRET_COLLECTION_NONE,
                                g_task_get_cancellable (task), collection_got_cb, task);
 }
