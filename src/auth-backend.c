@@ -663,7 +663,7 @@ real_free (AuthBackend *backend)
   g_clear_pointer (&self->policy, credential_store_free);
   g_clear_object (&self->file);
   g_clear_object (&self->secret);
-  g_clear_pointer (&self->token_client, token_client_free);
+  g_clear_pointer (&self->token_client, token_client_unref);
   g_free (self->poison_path);
   g_free (self->rescue_path);
   g_free (self->keyring_description);
@@ -696,15 +696,11 @@ static const AuthBackendOps real_ops = {
 };
 
 AuthBackend *
-auth_backend_new_real (const char *codex_home, StoreMode mode, const char *token_url,
-                       guint timeout_seconds, const char *poison_path, const char *rescue_path,
-                       GError **error)
+auth_backend_new_real (const char *codex_home, StoreMode mode, TokenClient *client,
+                       const char *poison_path, const char *rescue_path)
 {
-  g_autoptr(TokenClient) client = token_client_new (token_url, timeout_seconds, error);
   RealBackend *self;
 
-  if (client == NULL)
-    return NULL;
   self = g_new0 (RealBackend, 1);
   self->parent.ops = &real_ops;
   self->io = (CredentialStoreIO) {
@@ -728,7 +724,7 @@ auth_backend_new_real (const char *codex_home, StoreMode mode, const char *token
                                                    store_secret_get_username (self->secret));
     }
   self->policy = credential_store_new (mode, &self->io);
-  self->token_client = g_steal_pointer (&client);
+  self->token_client = token_client_ref (client);
   self->poison_path = g_strdup (poison_path);
   self->rescue_path = g_strdup (rescue_path);
   self->held_lock_fd = -1;

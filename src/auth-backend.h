@@ -94,9 +94,8 @@ struct _AuthBackend {
 void auth_backend_free (AuthBackend *backend);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AuthBackend, auth_backend_free)
 
-/* The stores of @codex_home chosen by @mode, the token endpoint @token_url
- * with @timeout_seconds, the poison record at @poison_path, the rescue copy
- * at @rescue_path. */
-AuthBackend *auth_backend_new_real (const char *codex_home, StoreMode mode, const char *token_url,
-                                    guint timeout_seconds, const char *poison_path,
-                                    const char *rescue_path, GError **error);
+/* The stores of @codex_home chosen by @mode, the token endpoint of
+ * @client (a reference is taken), the poison record at @poison_path, the
+ * rescue copy at @rescue_path. */
+AuthBackend *auth_backend_new_real (const char *codex_home, StoreMode mode, TokenClient *client,
+                                    const char *poison_path, const char *rescue_path);

@@ -18,6 +18,9 @@ struct _AuthBus {
   sd_bus *bus;
   AuthManager *manager;
   gulong changed_id;
+  LoginManager *login;
+  gulong login_changed_id;
+  gulong login_completed_id;
   sd_bus_slot *vtable_slot;
   BusAccess *access;
   sd_bus_slot *activity_slot;
@@ -76,6 +79,14 @@ property_equal (const PropertyInfo *info, const AuthStatus *a, const AuthStatus 
     }
 }
 
+static void
+get_status (AuthBus *self, AuthStatus *status)
+{
+  auth_manager_get_status (self->manager, status);
+  g_free (status->pending_login);
+  status->pending_login = g_strdup (login_manager_get_pending (self->login));
+}
+
 /* Publishes the manager's current status and emits one PropertiesChanged
  * naming every property whose value differs from the last published one. */
 static void
@@ -86,7 +97,7 @@ sync_properties (AuthBus *self)
   guint n_changed = 0;
   int r;
 
-  auth_manager_get_status (self->manager, &next);
+  get_status (self, &next);
   for (guint i = 0; i < G_N_ELEMENTS (property_info); i++)
     if (!property_info[i].constant && !property_equal (&property_info[i], &self->status, &next))
       changed[n_changed++] = property_info[i].name;
@@ -447,9 +458,7 @@ user_change_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   gboolean ok;
   int r;
 
-  if (g_task_get_source_tag (G_TASK (result)) == auth_manager_logout_async)
-    ok = auth_manager_logout_finish (AUTH_MANAGER (source), result, &error);
-  else if (g_task_get_source_tag (G_TASK (result)) == auth_manager_move_async)
+  if (g_task_get_source_tag (G_TASK (result)) == auth_manager_move_async)
     ok = auth_manager_move_finish (AUTH_MANAGER (source), result, &error);
   else
     ok = auth_manager_login_finish (AUTH_MANAGER (source), result, &error);
@@ -494,7 +503,7 @@ method_import_chatgpt_tokens (sd_bus_message *m, void *userdata, sd_bus_error *r
       !check_token_arg ("access_token", access_token, MAX_TOKEN_SIZE, ret_error) ||
       !check_token_arg ("refresh_token", refresh_token, MAX_TOKEN_SIZE, ret_error))
     return -EINVAL;
-  record = auth_record_new_chatgpt (id_token, access_token, refresh_token, g_get_real_time (), &error);
+  record = auth_record_new_chatgpt (id_token, access_token, refresh_token, NULL, g_get_real_time (), &error);
   if (record == NULL)
     return sd_bus_error_setf (ret_error, SD_BUS_ERROR_INVALID_ARGS, "Cannot import the tokens: %s",
                               error->message);
@@ -502,13 +511,163 @@ method_import_chatgpt_tokens (sd_bus_message *m, void *userdata, sd_bus_error *r
   return 1;
 }
 
+static void
+logout_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(sd_bus_message) m = user_data;
+  g_autoptr(sd_bus_message) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  LogoutOutcome outcome = { 0 };
+  int r;
+
+  if (!login_manager_logout_finish (LOGIN_MANAGER (source), result, &outcome, &error))
+    r = reply_gerror (m, error);
+  else
+    {
+      r = sd_bus_message_new_method_return (m, &reply);
+      if (r >= 0)
+        r = sd_bus_message_append (reply, "a{sv}", 3, "revocation", "s", outcome.revocation,
+                                   "revoked-token-type", "s", outcome.token_type,
+                                   "revocation-error", "s", outcome.error);
+      if (r >= 0)
+        r = sd_bus_send (NULL, reply, NULL);
+    }
+  logout_outcome_clear (&outcome);
+  if (r < 0)
+    g_debug ("Cannot reply to Logout: %s, ignoring", g_strerror (-r));
+}
+
 static int
 method_logout (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
   AuthBus *self = userdata;
 
-  auth_manager_logout_async (self->manager, user_change_done_cb, sd_bus_message_ref (m));
+  login_manager_logout_async (self->login, logout_done_cb, sd_bus_message_ref (m));
   return 1;
+}
+
+/* ---- ChatGPT sign-in --------------------------------------------------- */
+
+/* No option is defined yet: any key is refused, so that one added later
+ * is never silently ignored by an older service. */
+static int
+read_login_options (sd_bus_message *m, sd_bus_error *ret_error)
+{
+  int r;
+
+  r = sd_bus_message_enter_container (m, 'a', "{sv}");
+  if (r < 0)
+    return r;
+  r = sd_bus_message_enter_container (m, 'e', "sv");
+  if (r < 0)
+    return r;
+  if (r > 0)
+    {
+      const char *key = NULL;
+
+      r = sd_bus_message_read (m, "s", &key);
+      if (r < 0)
+        return r;
+      return sd_bus_error_setf (ret_error, SD_BUS_ERROR_INVALID_ARGS,
+                                "Unknown option \"%s\"; no option is defined", key);
+    }
+  return sd_bus_message_exit_container (m);
+}
+
+static void
+start_browser_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(sd_bus_message) m = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL, *url = NULL;
+  int r;
+
+  if (!login_manager_start_browser_finish (LOGIN_MANAGER (source), result, &id, &url, &error))
+    r = reply_gerror (m, error);
+  else
+    r = sd_bus_reply_method_return (m, "ss", id, url);
+  if (r < 0)
+    g_debug ("Cannot reply to StartChatGptLogin: %s, ignoring", g_strerror (-r));
+}
+
+static int
+method_start_chatgpt_login (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  AuthBus *self = userdata;
+  int r;
+
+  r = read_login_options (m, ret_error);
+  if (r < 0)
+    return r;
+  login_manager_start_browser_async (self->login, start_browser_done_cb, sd_bus_message_ref (m));
+  return 1;
+}
+
+static void
+start_device_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(sd_bus_message) m = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL, *url = NULL, *code = NULL;
+  int r;
+
+  if (!login_manager_start_device_finish (LOGIN_MANAGER (source), result, &id, &url, &code, &error))
+    r = reply_gerror (m, error);
+  else
+    r = sd_bus_reply_method_return (m, "sss", id, url, code);
+  if (r < 0)
+    g_debug ("Cannot reply to StartDeviceCodeLogin: %s, ignoring", g_strerror (-r));
+}
+
+static int
+method_start_device_code_login (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  AuthBus *self = userdata;
+  int r;
+
+  r = read_login_options (m, ret_error);
+  if (r < 0)
+    return r;
+  login_manager_start_device_async (self->login, start_device_done_cb, sd_bus_message_ref (m));
+  return 1;
+}
+
+static int
+method_cancel_login (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  AuthBus *self = userdata;
+  g_autoptr(GError) error = NULL;
+  const char *id = NULL;
+  int r;
+
+  r = sd_bus_message_read (m, "s", &id);
+  if (r < 0)
+    return r;
+  if (!login_manager_cancel (self->login, id, &error))
+    return reply_gerror (m, error);
+  return sd_bus_reply_method_return (m, NULL);
+}
+
+static void
+login_changed_cb (LoginManager *login, gpointer user_data)
+{
+  sync_properties (user_data);
+}
+
+static void
+login_completed_cb (LoginManager *login, const char *id, gboolean success, const char *error,
+                    const char *message, gpointer user_data)
+{
+  AuthBus *self = user_data;
+  int r;
+
+  /* The properties first: a client that reads them on the signal sees the
+   * new state. */
+  sync_properties (self);
+  r = sd_bus_emit_signal (self->bus, CODEX_AUTH_OBJECT_PATH, CODEX_AUTH_INTERFACE, "LoginCompleted", "sbss",
+                          id, success, error, message);
+  if (r < 0)
+    g_warning ("Cannot emit LoginCompleted: %s, ignoring", g_strerror (-r));
 }
 
 static int
@@ -557,8 +716,18 @@ static const sd_bus_vtable auth_vtable[] = {
                            SD_BUS_ARGS ("s", id_token, "s", access_token, "s", refresh_token),
                            SD_BUS_NO_RESULT, method_import_chatgpt_tokens,
                            SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
-  SD_BUS_METHOD_WITH_ARGS ("Logout", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+  SD_BUS_METHOD_WITH_ARGS ("Logout", SD_BUS_NO_ARGS, SD_BUS_RESULT ("a{sv}", details),
                            method_logout, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("StartChatGptLogin", SD_BUS_ARGS ("a{sv}", options),
+                           SD_BUS_RESULT ("s", login_id, "s", auth_url),
+                           method_start_chatgpt_login, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("StartDeviceCodeLogin", SD_BUS_ARGS ("a{sv}", options),
+                           SD_BUS_RESULT ("s", login_id, "s", verification_url, "s", user_code),
+                           method_start_device_code_login, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("CancelLogin", SD_BUS_ARGS ("s", login_id), SD_BUS_NO_RESULT,
+                           method_cancel_login, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_SIGNAL_WITH_ARGS ("LoginCompleted",
+                           SD_BUS_ARGS ("s", login_id, "b", success, "s", error, "s", message), 0),
   AUTH_PROPERTIES (VTABLE_PROPERTY)
   SD_BUS_VTABLE_END,
 };
@@ -588,15 +757,16 @@ auth_bus_get_last_activity (AuthBus *self)
 }
 
 AuthBus *
-auth_bus_new (sd_bus *bus, AuthManager *manager, GError **error)
+auth_bus_new (sd_bus *bus, AuthManager *manager, LoginManager *login, GError **error)
 {
   g_autoptr(AuthBus) self = g_new0 (AuthBus, 1);
   int r;
 
   self->bus = sd_bus_ref (bus);
   self->manager = g_object_ref (manager);
+  self->login = g_object_ref (login);
   self->last_activity = g_get_monotonic_time ();
-  auth_manager_get_status (manager, &self->status);
+  get_status (self, &self->status);
   r = sd_bus_add_filter (bus, &self->activity_slot, activity_filter_cb, self);
   if (r < 0)
     {
@@ -619,6 +789,8 @@ auth_bus_new (sd_bus *bus, AuthManager *manager, GError **error)
     }
 
   self->changed_id = g_signal_connect (manager, "changed", G_CALLBACK (manager_changed_cb), self);
+  self->login_changed_id = g_signal_connect (login, "changed", G_CALLBACK (login_changed_cb), self);
+  self->login_completed_id = g_signal_connect (login, "completed", G_CALLBACK (login_completed_cb), self);
   return g_steal_pointer (&self);
 }
 
@@ -629,6 +801,12 @@ auth_bus_free (AuthBus *self)
     return;
   if (self->changed_id != 0)
     g_clear_signal_handler (&self->changed_id, self->manager);
+  if (self->login != NULL)
+    {
+      g_clear_signal_handler (&self->login_changed_id, self->login);
+      g_clear_signal_handler (&self->login_completed_id, self->login);
+    }
+  g_clear_object (&self->login);
   sd_bus_slot_unref (self->vtable_slot);
   sd_bus_slot_unref (self->activity_slot);
   bus_access_free (self->access);

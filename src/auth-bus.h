@@ -5,6 +5,7 @@
 #include <systemd/sd-bus.h>
 
 #include "auth-manager.h"
+#include "login-manager.h"
 
 /* The org.codex.Auth1 object: vtable, method handlers, caller check and
  * PropertiesChanged batching. The only module that speaks D-Bus. */
@@ -15,7 +16,7 @@ typedef struct _AuthBus AuthBus;
  * 25 s default timeout of sd-bus and GDBus clients. */
 #define AUTH_BUS_ANSWER_BOUND_MS 15000
 
-AuthBus *auth_bus_new (sd_bus *bus, AuthManager *manager, GError **error);
+AuthBus *auth_bus_new (sd_bus *bus, AuthManager *manager, LoginManager *login, GError **error);
 void auth_bus_free (AuthBus *self);
 
 /* Monotonic time of the last call to the object. */

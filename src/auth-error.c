@@ -26,6 +26,14 @@ static const CodexAuthErrorInfo error_table[] = {
   { CODEX_AUTH_ERROR_NOT_SUPPORTED, NAME ("NotSupported"),
     "Not possible with this configuration (the daemon's store= setting chooses the store)",
     CODEX_AUTHCTL_EXIT_ERROR },
+  { CODEX_AUTH_ERROR_LOGIN_FAILED, NAME ("LoginFailed"),
+    "A sign-in could not be started (the callback ports are taken, or the issuer cannot be reached)",
+    CODEX_AUTHCTL_EXIT_ERROR },
+  { CODEX_AUTH_ERROR_DEVICE_LOGIN_DISABLED, NAME ("DeviceLoginDisabled"),
+    "Device code sign-in is not enabled for this account or server: use the browser sign-in",
+    CODEX_AUTHCTL_EXIT_ERROR },
+  { CODEX_AUTH_ERROR_NO_SUCH_LOGIN, NAME ("NoSuchLogin"),
+    "No sign-in with this id is pending (it ended, or another one replaced it)", CODEX_AUTHCTL_EXIT_ERROR },
 };
 
 const CodexAuthErrorInfo *

@@ -1690,4 +1690,29 @@ auth_manager_get_status (AuthManager *self, AuthStatus *s)
   s->store_error_message = dup_or_empty (self->store_error);
   s->credential_store_reason = g_strdup (self->backend->ops->store_reason (self->backend));
   s->codex_config_error = dup_or_empty (self->backend->ops->config_problem (self->backend));
+  /* Sign-ins are the LoginManager's: auth-bus.c fills it in. */
+  s->pending_login = g_strdup ("");
+}
+
+CodexSecret *
+auth_manager_dup_revocable_token (AuthManager *self, const char **hint)
+{
+  const char *token;
+
+  *hint = NULL;
+  if (self->record == NULL || auth_record_get_mode (self->record) != AUTH_MODE_CHATGPT)
+    return NULL;
+  token = auth_record_get_refresh_token (self->record);
+  if (token != NULL && token[0] != '\0')
+    {
+      *hint = "refresh_token";
+      return codex_secret_dup (token);
+    }
+  token = auth_record_get_access_token (self->record);
+  if (token != NULL && token[0] != '\0')
+    {
+      *hint = "access_token";
+      return codex_secret_dup (token);
+    }
+  return NULL;
 }

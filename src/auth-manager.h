@@ -121,6 +121,11 @@ gboolean auth_manager_login_finish (AuthManager *self, GAsyncResult *result, GEr
 void auth_manager_logout_async (AuthManager *self, GAsyncReadyCallback callback, gpointer user_data);
 gboolean auth_manager_logout_finish (AuthManager *self, GAsyncResult *result, GError **error);
 
+/* What a logout revokes: the ChatGPT refresh token, else the access token
+ * (@hint says which: "refresh_token" or "access_token"); NULL for API-key
+ * credentials or none. */
+CodexSecret *auth_manager_dup_revocable_token (AuthManager *self, const char **hint);
+
 /* Asks the store to unlock (an explicit user action: it may show the
  * desktop's prompt), then reads it again. */
 void auth_manager_unlock_store_async (AuthManager *self, GAsyncReadyCallback callback, gpointer user_data);

@@ -704,7 +704,7 @@ auth_record_new_api_key (const char *api_key)
 
 AuthRecord *
 auth_record_new_chatgpt (const char *id_token, const char *access_token, const char *refresh_token,
-                         gint64 now_usec, GError **error)
+                         const char *api_key, gint64 now_usec, GError **error)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autofree char *now = format_rfc3339 (now_usec);
@@ -722,7 +722,10 @@ auth_record_new_chatgpt (const char *id_token, const char *access_token, const c
   json_builder_set_member_name (b, "auth_mode");
   json_builder_add_string_value (b, "chatgpt");
   json_builder_set_member_name (b, "OPENAI_API_KEY");
-  json_builder_add_null_value (b);
+  if (api_key != NULL)
+    json_builder_add_string_value (b, api_key);
+  else
+    json_builder_add_null_value (b);
   json_builder_set_member_name (b, "tokens");
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "id_token");

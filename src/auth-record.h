@@ -78,10 +78,12 @@ AuthRecord *auth_record_new_refreshed (const AuthRecord *base, const char *id_to
 /* A new API-key record, as `codex login --with-api-key` writes it. */
 AuthRecord *auth_record_new_api_key (const char *api_key);
 
-/* A new ChatGPT record from tokens; account_id comes from the id_token's
- * chatgpt_account_id claim, last_refresh is @now_usec. Fails when the
+/* A new ChatGPT record from tokens, as `codex login` writes it; account_id
+ * comes from the id_token's chatgpt_account_id claim, OPENAI_API_KEY is
+ * @api_key (NULL: null), last_refresh is @now_usec. Fails when the
  * id_token is not a JWT whose claims parse. */
 AuthRecord *auth_record_new_chatgpt (const char *id_token, const char *access_token,
-                                     const char *refresh_token, gint64 now_usec, GError **error);
+                                     const char *refresh_token, const char *api_key, gint64 now_usec,
+                                     GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AuthRecord, auth_record_unref)

@@ -28,6 +28,7 @@
   X (CredentialStore, "credential-store", s, credential_store, emits)               \
   X (StoreState, "store-state", s, store_state, emits)                              \
   X (CredentialStoreReason, "credential-store-reason", s, credential_store_reason, emits) \
+  X (PendingLogin, "pending-login", s, pending_login, emits)                        \
   X (Version, "version", s, version, const)
 
 /* The C type of each D-Bus type; booleans are int, as sd-bus wants them. */

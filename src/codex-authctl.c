@@ -628,6 +628,209 @@ cmd_login_import (const char *path)
   return status;
 }
 
+
+/* ---- ChatGPT sign-in --------------------------------------------------- */
+
+typedef struct {
+  sd_bus *bus;
+  const char *login_id;
+  int status;       /* -1 while waiting */
+  gboolean cancelling;
+} SignIn;
+
+static int
+on_login_completed (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  SignIn *s = userdata;
+  const char *id = NULL, *error = NULL, *message = NULL;
+  int success = 0;
+
+  if (sd_bus_message_read (m, "sbss", &id, &success, &error, &message) < 0 || g_strcmp0 (id, s->login_id) != 0)
+    return 0;
+  if (success)
+    printf ("%s%s%s\n", ansi (ANSI_GREEN), message, ansi (ANSI_RESET));
+  else
+    fprintf (stderr, "codex-authctl: the sign-in failed (%s): %s\n", error, message);
+  s->status = success ? EXIT_OK : EXIT_ERROR;
+  return sd_event_exit (sd_bus_get_event (s->bus), s->status);
+}
+
+static int
+on_owner_changed (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  SignIn *s = userdata;
+  const char *name = NULL, *old_owner = NULL, *new_owner = NULL;
+
+  if (sd_bus_message_read (m, "sss", &name, &old_owner, &new_owner) < 0 ||
+      g_strcmp0 (name, CODEX_AUTH_BUS_NAME) != 0 || new_owner == NULL || new_owner[0] != '\0')
+    return 0;
+  fprintf (stderr, "codex-authctl: codex-authd stopped before the sign-in finished\n");
+  s->status = EXIT_ERROR;
+  return sd_event_exit (sd_bus_get_event (s->bus), s->status);
+}
+
+static int
+on_interrupt (sd_event_source *source, const struct signalfd_siginfo *si, void *userdata)
+{
+  SignIn *s = userdata;
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  int r;
+
+  if (s->cancelling)
+    return sd_event_exit (sd_event_source_get_event (source), EXIT_ERROR);
+  s->cancelling = TRUE;
+  /* The LoginCompleted ("cancelled") that follows ends the wait. */
+  r = sd_bus_call_method (s->bus, CODEX_AUTH_BUS_NAME, CODEX_AUTH_OBJECT_PATH, CODEX_AUTH_INTERFACE,
+                          "CancelLogin", &error, NULL, "s", s->login_id);
+  if (r < 0)
+    {
+      report_error ("CancelLogin", &error, r);
+      sd_bus_error_free (&error);
+      return sd_event_exit (sd_event_source_get_event (source), EXIT_ERROR);
+    }
+  return 0;
+}
+
+/* Opens @url with the desktop's handler when there is a display. */
+static void
+open_in_browser (const char *url)
+{
+  g_autoptr(GError) error = NULL;
+
+  if ((g_getenv ("DISPLAY") == NULL || g_getenv ("DISPLAY")[0] == '\0') &&
+      (g_getenv ("WAYLAND_DISPLAY") == NULL || g_getenv ("WAYLAND_DISPLAY")[0] == '\0'))
+    return;
+  if (g_app_info_launch_default_for_uri (url, NULL, &error))
+    printf ("Opened it in your browser.\n");
+  else
+    printf ("Could not open a browser (%s): open the URL yourself.\n", error->message);
+}
+
+static int
+cmd_login_chatgpt (gboolean device_code, gboolean no_browser)
+{
+  g_autoptr(sd_bus) bus = open_bus ();
+  g_autoptr(sd_bus_message) reply = NULL;
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  const char *method = device_code ? "StartDeviceCodeLogin" : "StartChatGptLogin";
+  const char *id = NULL, *url = NULL, *code = NULL;
+  g_autofree char *login_id = NULL;
+  sd_event *event = NULL;
+  SignIn s = { .status = -1 };
+  sigset_t mask;
+  int r;
+
+  if (bus == NULL)
+    return EXIT_ERROR;
+  s.bus = bus;
+  sigemptyset (&mask);
+  sigaddset (&mask, SIGINT);
+  sigaddset (&mask, SIGTERM);
+  sigprocmask (SIG_BLOCK, &mask, NULL);
+  r = sd_event_default (&event);
+  if (r >= 0)
+    r = sd_bus_attach_event (bus, event, 0);
+  /* Subscribed before the start, so that no end can be missed. */
+  if (r >= 0)
+    r = sd_bus_match_signal (bus, NULL, NULL, CODEX_AUTH_OBJECT_PATH, CODEX_AUTH_INTERFACE, "LoginCompleted",
+                             on_login_completed, &s);
+  if (r >= 0)
+    r = sd_bus_match_signal (bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                             "NameOwnerChanged", on_owner_changed, &s);
+  if (r < 0)
+    {
+      fprintf (stderr, "codex-authctl: cannot wait for the sign-in: %s\n", strerror (-r));
+      sd_event_unref (event);
+      return EXIT_ERROR;
+    }
+  r = sd_bus_call_method (bus, CODEX_AUTH_BUS_NAME, CODEX_AUTH_OBJECT_PATH, CODEX_AUTH_INTERFACE, method, &error,
+                          &reply, "a{sv}", 0);
+  if (r >= 0)
+    r = device_code ? sd_bus_message_read (reply, "sss", &id, &url, &code) : sd_bus_message_read (reply, "ss", &id, &url);
+  if (r < 0)
+    {
+      int status = report_error (device_code ? "device code sign-in" : "sign-in", &error, r);
+
+      sd_bus_error_free (&error);
+      sd_bus_detach_event (bus);
+      sd_event_unref (event);
+      return status;
+    }
+  login_id = g_strdup (id);
+  s.login_id = login_id;
+  if (device_code)
+    printf ("To sign in, open this page in a browser on any device:\n\n  %s%s%s\n\nand enter this code:\n\n"
+            "  %s%s%s\n\n(It expires in 15 minutes. Never share it: whoever enters it signs in as you.)\n",
+            ansi (ANSI_BOLD), url, ansi (ANSI_RESET), ansi (ANSI_BOLD), code, ansi (ANSI_RESET));
+  else
+    {
+      printf ("To sign in, open this URL in a browser on this computer:\n\n  %s\n\n", url);
+      if (!no_browser)
+        open_in_browser (url);
+    }
+  printf ("Waiting for the sign-in to finish (Ctrl+C cancels)...\n");
+  fflush (stdout);
+
+  r = sd_event_add_signal (event, NULL, SIGINT, on_interrupt, &s);
+  if (r >= 0)
+    r = sd_event_add_signal (event, NULL, SIGTERM, on_interrupt, &s);
+  if (r >= 0)
+    r = sd_event_loop (event);
+  sd_bus_detach_event (bus);
+  sd_event_unref (event);
+  if (r < 0)
+    {
+      fprintf (stderr, "codex-authctl: waiting for the sign-in failed: %s\n", strerror (-r));
+      return EXIT_ERROR;
+    }
+  return s.status >= 0 ? s.status : EXIT_ERROR;
+}
+
+static int
+cmd_logout (void)
+{
+  g_autoptr(sd_bus) bus = open_bus ();
+  g_autoptr(sd_bus_message) reply = NULL;
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  const char *revocation = "", *type = "", *revoke_error = "";
+  int r, status;
+
+  if (bus == NULL)
+    return EXIT_ERROR;
+  r = sd_bus_call_method (bus, CODEX_AUTH_BUS_NAME, CODEX_AUTH_OBJECT_PATH, CODEX_AUTH_INTERFACE, "Logout",
+                          &error, &reply, "");
+  if (r < 0)
+    {
+      status = report_error ("Logout", &error, r);
+      sd_bus_error_free (&error);
+      return status;
+    }
+  r = sd_bus_message_enter_container (reply, 'a', "{sv}");
+  while (r > 0 && (r = sd_bus_message_enter_container (reply, 'e', "sv")) > 0)
+    {
+      const char *key = NULL, *value = NULL;
+
+      if (sd_bus_message_read (reply, "s", &key) < 0 || sd_bus_message_read (reply, "v", "s", &value) < 0)
+        break;
+      if (g_str_equal (key, "revocation"))
+        revocation = value;
+      else if (g_str_equal (key, "revoked-token-type"))
+        type = value;
+      else if (g_str_equal (key, "revocation-error"))
+        revoke_error = value;
+      r = sd_bus_message_exit_container (reply);
+    }
+  printf ("Logged out.\n");
+  if (g_str_equal (revocation, "revoked"))
+    printf ("The %s was revoked at the issuer.\n", g_str_equal (type, "access_token") ? "access token" : "refresh token");
+  else if (g_str_equal (revocation, "failed"))
+    printf ("%sThe token could not be revoked%s (%s); the credentials were removed anyway.\n",
+            ansi (ANSI_YELLOW), ansi (ANSI_RESET), revoke_error);
+  else if (g_str_equal (revocation, "disabled"))
+    printf ("Revocation is turned off (revoke=false): the token was only removed from this computer.\n");
+  return EXIT_OK;
+}
+
 /* ---- monitor ----------------------------------------------------------- */
 
 static char *
@@ -749,7 +952,10 @@ usage (FILE *out)
            "  token [--refresh]        Print the usable token (API key or access token)\n"
            "  login --api-key          Log in with an API key read from standard input or a prompt\n"
            "  login --import FILE|-    Log in with an auth.json document\n"
-           "  logout                   Remove the credentials from every store\n"
+           "  login [--no-browser]     Sign in with ChatGPT in a browser: prints the URL (and opens\n"
+           "                           it when there is a display), waits; Ctrl+C cancels\n"
+           "  login --device-code      Sign in with ChatGPT on another device: prints a URL and a code\n"
+           "  logout                   Revoke the ChatGPT tokens, remove the credentials everywhere\n"
            "  reload                   Read the credential store again\n"
            "  unlock                   Ask the keyring to unlock (may show a prompt)\n"
            "  move-to-keyring          Keep the credentials in the keyring (the Secret Service), and\n"
@@ -774,7 +980,7 @@ main (int argc, char **argv)
 {
   const char *command = NULL;
   const char *import_path = NULL;
-  gboolean api_key = FALSE, refresh = FALSE;
+  gboolean api_key = FALSE, refresh = FALSE, device_code = FALSE, no_browser = FALSE;
   const char *no_color = g_getenv ("NO_COLOR");
 
   setlocale (LC_ALL, "");
@@ -800,6 +1006,10 @@ main (int argc, char **argv)
         refresh = TRUE;
       else if (g_str_equal (a, "--api-key"))
         api_key = TRUE;
+      else if (g_str_equal (a, "--device-code"))
+        device_code = TRUE;
+      else if (g_str_equal (a, "--no-browser"))
+        no_browser = TRUE;
       else if (g_str_equal (a, "--address") || g_str_equal (a, "--import"))
         {
           if (i + 1 >= argc)
@@ -842,15 +1052,19 @@ main (int argc, char **argv)
     return cmd_token (refresh);
   if (g_str_equal (command, "login"))
     {
-      if (api_key == (import_path != NULL))
+      if ((api_key ? 1 : 0) + (import_path != NULL ? 1 : 0) + (device_code ? 1 : 0) > 1)
         {
-          fprintf (stderr, "codex-authctl: login needs one of --api-key or --import FILE\n");
+          fprintf (stderr, "codex-authctl: login takes one of --api-key, --import FILE or --device-code\n");
           return EXIT_USAGE;
         }
-      return api_key ? cmd_login_api_key () : cmd_login_import (import_path);
+      if (api_key)
+        return cmd_login_api_key ();
+      if (import_path != NULL)
+        return cmd_login_import (import_path);
+      return cmd_login_chatgpt (device_code, no_browser);
     }
   if (g_str_equal (command, "logout"))
-    return simple_call ("Logout", NULL, "Logged out.");
+    return cmd_logout ();
   if (g_str_equal (command, "reload"))
     return simple_call ("Reload", NULL, NULL);
   if (g_str_equal (command, "unlock"))

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "daemon-config.h"
+#include "login-protocol.h"
 #include "token-client.h"
 
 #define GROUP "daemon"
@@ -21,6 +22,13 @@ daemon_config_init (DaemonConfig *config)
   config->token_url = NULL;
   config->request_timeout = -1;
   config->idle_timeout = -1;
+  config->issuer = NULL;
+  config->revoke_url = NULL;
+  config->revoke = -1;
+  config->workspaces = NULL;
+  config->n_login_ports = 0;
+  config->browser_login_timeout = -1;
+  config->device_login_timeout = -1;
 }
 
 void
@@ -28,6 +36,9 @@ daemon_config_clear (DaemonConfig *config)
 {
   g_clear_pointer (&config->codex_home, g_free);
   g_clear_pointer (&config->token_url, g_free);
+  g_clear_pointer (&config->issuer, g_free);
+  g_clear_pointer (&config->revoke_url, g_free);
+  g_clear_pointer (&config->workspaces, g_strfreev);
   daemon_config_init (config);
 }
 
@@ -62,6 +73,83 @@ daemon_config_parse_seconds (const char *key, const char *value, int min, int ma
   return TRUE;
 }
 
+gboolean
+daemon_config_parse_url (const char *key, const char *value, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  if (value[0] == '\0')
+    {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "%s is empty", key);
+      return FALSE;
+    }
+  if (!token_url_validate (value, &local_error))
+    {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "%s: %s", key, local_error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* "1455,1457": 1 to 8 ports from 1 to 65535. */
+static gboolean
+parse_ports (const char *value, guint *ports, guint *n_out, GError **error)
+{
+  g_auto(GStrv) parts = g_strsplit_set (value, ",; ", -1);
+  guint n = 0;
+
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      guint64 port;
+
+      if (parts[i][0] == '\0')
+        continue;
+      if (n == 8 || !g_ascii_string_to_unsigned (parts[i], 10, 1, 65535, &port, NULL))
+        {
+          g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                       "login-ports must be 1 to 8 port numbers separated by commas, not \"%s\"", value);
+          return FALSE;
+        }
+      ports[n++] = (guint) port;
+    }
+  if (n == 0)
+    {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "login-ports is empty");
+      return FALSE;
+    }
+  *n_out = n;
+  return TRUE;
+}
+
+/* "id1,id2": workspace (account) ids, printable ASCII without spaces. */
+static char **
+parse_workspaces (const char *value, GError **error)
+{
+  g_auto(GStrv) parts = g_strsplit_set (value, ",; ", -1);
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      if (parts[i][0] == '\0')
+        continue;
+      for (const char *p = parts[i]; *p != '\0'; p++)
+        if (!g_ascii_isgraph (*p))
+          {
+            g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                         "allowed-workspaces must be workspace ids separated by commas");
+            return NULL;
+          }
+      g_ptr_array_add (ids, g_strdup (parts[i]));
+    }
+  if (ids->len == 0)
+    {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "allowed-workspaces is empty");
+      return NULL;
+    }
+  g_ptr_array_add (ids, NULL);
+  return (char **) g_ptr_array_free (g_steal_pointer (&ids), FALSE);
+}
+
 static gboolean
 fail (GError **error, const char *path, const GError *cause)
 {
@@ -89,7 +177,9 @@ gboolean
 daemon_config_load_data (DaemonConfig *config, const char *data, gsize len, const char *path, GError **error)
 {
   static const char *const known[] = { "store", "codex-home", "token-url", "request-timeout",
-                                       "idle-timeout", NULL };
+                                       "idle-timeout", "issuer", "revoke-url", "revoke",
+                                       "allowed-workspaces", "login-ports", "browser-login-timeout",
+                                       "device-login-timeout", NULL };
   g_autoptr(GKeyFile) file = g_key_file_new ();
   g_autoptr(GError) local_error = NULL;
   g_auto(GStrv) groups = NULL;
@@ -171,6 +261,48 @@ daemon_config_load_data (DaemonConfig *config, const char *data, gsize len, cons
           if (!daemon_config_parse_seconds (key, value, 0, 86400, &config->idle_timeout, &local_error))
             return fail (error, path, local_error);
         }
+      else if (g_str_equal (key, "issuer") || g_str_equal (key, "revoke-url"))
+        {
+          char **target = g_str_equal (key, "issuer") ? &config->issuer : &config->revoke_url;
+
+          if (!daemon_config_parse_url (key, value, &local_error))
+            return fail (error, path, local_error);
+          g_free (*target);
+          *target = g_steal_pointer (&value);
+        }
+      else if (g_str_equal (key, "revoke"))
+        {
+          if (g_str_equal (value, "true"))
+            config->revoke = 1;
+          else if (g_str_equal (value, "false"))
+            config->revoke = 0;
+          else
+            {
+              g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                           "%s: revoke must be true or false, not \"%s\"", path, value);
+              return FALSE;
+            }
+        }
+      else if (g_str_equal (key, "allowed-workspaces"))
+        {
+          g_strfreev (config->workspaces);
+          config->workspaces = parse_workspaces (value, &local_error);
+          if (config->workspaces == NULL)
+            return fail (error, path, local_error);
+        }
+      else if (g_str_equal (key, "login-ports"))
+        {
+          if (!parse_ports (value, config->login_ports, &config->n_login_ports, &local_error))
+            return fail (error, path, local_error);
+        }
+      else if (g_str_equal (key, "browser-login-timeout") || g_str_equal (key, "device-login-timeout"))
+        {
+          int *target = g_str_equal (key, "browser-login-timeout") ? &config->browser_login_timeout
+                                                                   : &config->device_login_timeout;
+
+          if (!daemon_config_parse_seconds (key, value, 10, 3600, target, &local_error))
+            return fail (error, path, local_error);
+        }
     }
   return TRUE;
 }
@@ -214,12 +346,15 @@ daemon_settings_clear (DaemonSettings *settings)
   g_clear_pointer (&settings->config_path, g_free);
   g_clear_pointer (&settings->codex_home, g_free);
   g_clear_pointer (&settings->token_url, g_free);
+  g_clear_pointer (&settings->issuer, g_free);
+  g_clear_pointer (&settings->revoke_url, g_free);
+  g_clear_pointer (&settings->workspaces, g_strfreev);
 }
 
 static gboolean
 resolve (DaemonSettings *out, const DaemonOptions *options, DaemonConfig *config, GError **error)
 {
-  const char *home, *url;
+  const char *home, *url, *issuer, *revoke_url;
 
   out->config_path = options->config_path != NULL ? g_strdup (options->config_path) : daemon_config_default_path ();
   if (!daemon_config_load (config, out->config_path, error))
@@ -267,6 +402,40 @@ resolve (DaemonSettings *out, const DaemonOptions *options, DaemonConfig *config
   url = choose (options->token_url, config->token_url, out->config_path, "CODEX_REFRESH_TOKEN_URL_OVERRIDE",
                 "token-url");
   out->token_url = g_strdup (url != NULL ? url : TOKEN_DEFAULT_URL);
+
+  issuer = choose (options->issuer, config->issuer, out->config_path, "CODEX_AUTHD_ISSUER", "issuer");
+  if (issuer != NULL && !daemon_config_parse_url ("issuer", issuer, error))
+    return FALSE;
+  out->issuer = g_strdup (issuer != NULL ? issuer : LOGIN_DEFAULT_ISSUER);
+  revoke_url = choose (options->revoke_url, config->revoke_url, out->config_path, "CODEX_REVOKE_TOKEN_URL_OVERRIDE",
+                       "revoke-url");
+  if (revoke_url != NULL)
+    {
+      if (!daemon_config_parse_url ("revoke-url", revoke_url, error))
+        return FALSE;
+      out->revoke_url = g_strdup (revoke_url);
+    }
+  else if (url != NULL)
+    {
+      /* Beside the configured token endpoint, as the Codex CLI does. */
+      g_autoptr(GUri) token_uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+
+      if (token_uri != NULL)
+        {
+          g_autoptr(GUri) revoke_uri = g_uri_build (G_URI_FLAGS_NONE, g_uri_get_scheme (token_uri), NULL,
+                                                    g_uri_get_host (token_uri), g_uri_get_port (token_uri),
+                                                    "/oauth/revoke", NULL, NULL);
+          out->revoke_url = g_uri_to_string (revoke_uri);
+        }
+    }
+  if (out->revoke_url == NULL)
+    out->revoke_url = login_issuer_endpoint (out->issuer, "/oauth/revoke");
+  out->revoke = config->revoke != 0;
+  out->workspaces = g_strdupv (config->workspaces);
+  memcpy (out->login_ports, config->login_ports, sizeof out->login_ports);
+  out->n_login_ports = config->n_login_ports;
+  out->browser_login_timeout = config->browser_login_timeout > 0 ? config->browser_login_timeout : 600;
+  out->device_login_timeout = config->device_login_timeout > 0 ? config->device_login_timeout : 900;
   return TRUE;
 }
 

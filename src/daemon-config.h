@@ -13,9 +13,17 @@
  *   token-url=https://...
  *   request-timeout=30        (seconds, 1 to 600)
  *   idle-timeout=120          (seconds, 0 to 86400; 0: never)
+ *   issuer=https://...        (ChatGPT sign-in: authorize, token, device endpoints)
+ *   revoke-url=https://...    (where logout revokes the tokens)
+ *   revoke=true|false         (false: logout only removes the credentials)
+ *   allowed-workspaces=ID,... (sign-ins of other workspaces are refused)
+ *   login-ports=1455,1457     (the sign-in callback ports, tried in order)
+ *   browser-login-timeout=600 (seconds, 10 to 3600)
+ *   device-login-timeout=900  (seconds, 10 to 3600)
  *
  * Precedence: command line, then this file, then the environment
- * (CODEX_HOME, CODEX_REFRESH_TOKEN_URL_OVERRIDE), then the defaults. */
+ * (CODEX_HOME, CODEX_REFRESH_TOKEN_URL_OVERRIDE, CODEX_AUTHD_ISSUER,
+ * CODEX_REVOKE_TOKEN_URL_OVERRIDE), then the defaults. */
 
 #define DAEMON_DEFAULT_REQUEST_TIMEOUT 30
 #define DAEMON_DEFAULT_IDLE_TIMEOUT 120
@@ -27,6 +35,14 @@ typedef struct {
   char *token_url;     /* NULL: not set */
   int request_timeout; /* -1: not set */
   int idle_timeout;    /* -1: not set */
+  char *issuer;        /* NULL: not set */
+  char *revoke_url;    /* NULL: not set */
+  int revoke;          /* -1: not set */
+  char **workspaces;   /* NULL: not set */
+  guint login_ports[8];
+  guint n_login_ports; /* 0: not set */
+  int browser_login_timeout; /* -1: not set */
+  int device_login_timeout;  /* -1: not set */
 } DaemonConfig;
 
 void daemon_config_init (DaemonConfig *config);
@@ -44,6 +60,7 @@ gboolean daemon_config_load_data (DaemonConfig *config, const char *data, gsize 
                                   GError **error);
 
 /* Checks one value as the file would (for command-line options too). */
+gboolean daemon_config_parse_url (const char *key, const char *value, GError **error);
 gboolean daemon_config_parse_store (const char *value, StoreMode *mode, GError **error);
 gboolean daemon_config_parse_seconds (const char *key, const char *value, int min, int max,
                                       int *out, GError **error);
@@ -57,6 +74,8 @@ typedef struct {
   const char *request_timeout;
   const char *idle_timeout;
   gboolean no_idle_exit;
+  const char *issuer;
+  const char *revoke_url;
 } DaemonOptions;
 
 /* What the daemon runs with, every value decided. */
@@ -67,13 +86,23 @@ typedef struct {
   char *token_url;
   int request_timeout; /* seconds */
   int idle_timeout;    /* seconds, 0: never */
+  char *issuer;
+  char *revoke_url;
+  gboolean revoke;
+  char **workspaces;   /* NULL: any */
+  guint login_ports[8];
+  guint n_login_ports;
+  int browser_login_timeout; /* seconds */
+  int device_login_timeout;  /* seconds */
 } DaemonSettings;
 
 /* Decides every setting, each from the first place that sets it: the
  * command line, then the configuration file (--config, else the default
- * path), then the environment (CODEX_HOME, CODEX_REFRESH_TOKEN_URL_OVERRIDE;
- * empty counts as unset), then the defaults. --no-idle-exit wins over any
- * idle timeout. A bad option or file fails with a message that names it. */
+ * path), then the environment (CODEX_HOME, CODEX_REFRESH_TOKEN_URL_OVERRIDE,
+ * CODEX_AUTHD_ISSUER, CODEX_REVOKE_TOKEN_URL_OVERRIDE; empty counts as
+ * unset), then the defaults. --no-idle-exit wins over any idle timeout.
+ * The revoke URL defaults to /oauth/revoke beside a configured token URL,
+ * else below the issuer. A bad option or file fails with a message that names it. */
 gboolean daemon_settings_resolve (DaemonSettings *settings, const DaemonOptions *options, GError **error);
 void daemon_settings_clear (DaemonSettings *settings);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (DaemonSettings, daemon_settings_clear)

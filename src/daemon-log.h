@@ -17,6 +17,8 @@
 #define AUTH_LOG_STORE_PROBLEM  "93886c7e07784a37b14a5ae3a32a7c10" /* the store is locked, gone or failing */
 #define AUTH_LOG_LOGIN          "14b49af0ad334179aa38d747d5b5a47e" /* a login stored */
 #define AUTH_LOG_LOGOUT         "be5527e3078548ffaa7ad09bf788fc33" /* a logout */
+#define AUTH_LOG_SIGNIN_FAILED  "6416bf70ad994c97a1a4b61b97f8c53b" /* a ChatGPT sign-in ended without success */
+#define AUTH_LOG_REVOKE_FAILED  "1bdf4b5014ca4b15b8dd347f4ed2350e" /* a token could not be revoked */
 
 /* Installs the journal writer when stderr is the journal. */
 void daemon_log_init (void);

@@ -8,6 +8,7 @@
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 
 #include "auth-backend.h"
@@ -17,6 +18,7 @@
 #include "bus-name.h"
 #include "daemon-config.h"
 #include "daemon-log.h"
+#include "login-manager.h"
 #include "poison-record.h"
 #include "rescue-record.h"
 
@@ -25,6 +27,7 @@ typedef struct {
   int exit_status;
   AuthManager *manager;
   AuthBus *auth_bus;
+  LoginManager *login;
   BusName *name;
   guint bus_source_id;
 } Daemon;
@@ -64,7 +67,9 @@ last_activity (gpointer user_data)
 {
   Daemon *d = user_data;
 
-  return auth_manager_is_busy (d->manager) ? -1 : auth_bus_get_last_activity (d->auth_bus);
+  if (auth_manager_is_busy (d->manager) || login_manager_is_busy (d->login))
+    return -1;
+  return auth_bus_get_last_activity (d->auth_bus);
 }
 
 /* The name is requested once the credentials were read the first time, so
@@ -99,7 +104,8 @@ parse_command_line (int *argc, char ***argv, DaemonOptions *options, gboolean *r
 {
   g_autoptr(GOptionContext) context = g_option_context_new (NULL);
   g_autoptr(GError) error = NULL;
-  static char *config_path, *store, *codex_home, *token_url, *request_timeout, *idle_timeout;
+  static char *config_path, *store, *codex_home, *token_url, *request_timeout, *idle_timeout, *issuer,
+    *revoke_url;
   static gboolean verbose, version, no_idle_exit;
   const GOptionEntry entries[] = {
     { "replace", 'r', 0, G_OPTION_ARG_NONE, replace, "Replace a running instance", NULL },
@@ -109,6 +115,11 @@ parse_command_line (int *argc, char ***argv, DaemonOptions *options, gboolean *r
       "Codex home directory holding auth.json (default: $CODEX_HOME, else ~/.codex)", "DIR" },
     { "token-url", 0, 0, G_OPTION_ARG_STRING, &token_url,
       "Token endpoint (default: $CODEX_REFRESH_TOKEN_URL_OVERRIDE, else " TOKEN_DEFAULT_URL ")", "URL" },
+    { "issuer", 0, 0, G_OPTION_ARG_STRING, &issuer,
+      "ChatGPT sign-in issuer (default: $CODEX_AUTHD_ISSUER, else " LOGIN_DEFAULT_ISSUER ")", "URL" },
+    { "revoke-url", 0, 0, G_OPTION_ARG_STRING, &revoke_url,
+      "Where logout revokes the tokens (default: $CODEX_REVOKE_TOKEN_URL_OVERRIDE, else /oauth/revoke "
+      "beside the token URL or below the issuer)", "URL" },
     { "request-timeout", 0, 0, G_OPTION_ARG_STRING, &request_timeout,
       "Seconds a token request may take, connecting included (default 30)", "SECONDS" },
     { "idle-timeout", 0, 0, G_OPTION_ARG_STRING, &idle_timeout,
@@ -151,6 +162,8 @@ parse_command_line (int *argc, char ***argv, DaemonOptions *options, gboolean *r
     .request_timeout = request_timeout,
     .idle_timeout = idle_timeout,
     .no_idle_exit = no_idle_exit,
+    .issuer = issuer,
+    .revoke_url = revoke_url,
   };
   return -1;
 }
@@ -162,6 +175,9 @@ main (int argc, char **argv)
   g_auto(DaemonSettings) settings = { 0 };
   g_autoptr(AuthManager) manager = NULL;
   g_autoptr(AuthBus) auth_bus = NULL;
+  g_autoptr(LoginManager) login = NULL;
+  g_autoptr(TokenClient) http = NULL;
+  LoginSettings login_settings = { 0 };
   g_autoptr(BusName) name = NULL;
   g_autofree char *poison_path = NULL;
   g_autofree char *rescue_path = NULL;
@@ -191,18 +207,31 @@ main (int argc, char **argv)
   /* 2. The stores, the token endpoint, the refresh state machine. */
   poison_path = poison_record_default_path ();
   rescue_path = rescue_record_default_path ();
-  backend = auth_backend_new_real (settings.codex_home, settings.store_mode, settings.token_url,
-                                   (guint) settings.request_timeout, poison_path, rescue_path, &error);
-  if (backend == NULL)
+  http = token_client_new (settings.token_url, (guint) settings.request_timeout, &error);
+  if (http == NULL)
     {
       g_printerr ("%s\n", error->message);
       return 2;
     }
+  backend = auth_backend_new_real (settings.codex_home, settings.store_mode, http, poison_path, rescue_path);
   manager = auth_manager_new (backend);
   set_test_hooks (manager);
-  g_debug ("Store: %s; Codex home: %s; token endpoint: %s; request timeout: %d s; idle timeout: %d s; "
-           "poison record: %s", store_mode_to_string (settings.store_mode), settings.codex_home,
-           settings.token_url, settings.request_timeout, settings.idle_timeout, poison_path);
+  login_settings = (LoginSettings) {
+    .issuer = settings.issuer,
+    .revoke_url = settings.revoke_url,
+    .revoke = settings.revoke,
+    .workspaces = settings.workspaces,
+    .n_ports = settings.n_login_ports,
+    .browser_timeout = (guint) settings.browser_login_timeout,
+    .device_timeout = (guint) settings.device_login_timeout,
+  };
+  memcpy (login_settings.ports, settings.login_ports, sizeof login_settings.ports);
+  login = login_manager_new (manager, http, &login_settings);
+  g_debug ("Store: %s; Codex home: %s; token endpoint: %s; issuer: %s; revoke endpoint: %s%s; "
+           "request timeout: %d s; idle timeout: %d s; poison record: %s",
+           store_mode_to_string (settings.store_mode), settings.codex_home, settings.token_url, settings.issuer,
+           settings.revoke_url, settings.revoke ? "" : " (revocation off)", settings.request_timeout,
+           settings.idle_timeout, poison_path);
 
   /* 3. The session bus, dispatched from the main loop. */
   r = sd_bus_open_user (&bus);
@@ -219,7 +248,7 @@ main (int argc, char **argv)
   g_unix_signal_add (SIGINT, on_signal, &d);
 
   /* 4. The object, then the name once the credentials were read. */
-  auth_bus = auth_bus_new (bus, manager, &error);
+  auth_bus = auth_bus_new (bus, manager, login, &error);
   if (auth_bus == NULL)
     {
       g_printerr ("%s\n", error->message);
@@ -227,6 +256,7 @@ main (int argc, char **argv)
     }
   d.manager = manager;
   d.auth_bus = auth_bus;
+  d.login = login;
   name = bus_name_new (bus, CODEX_AUTH_BUS_NAME, replace, settings.idle_timeout, last_activity, daemon_quit, &d);
   d.name = name;
   g_signal_connect (manager, "changed", G_CALLBACK (on_manager_changed), &d);
@@ -241,9 +271,11 @@ main (int argc, char **argv)
 
   /* 6. Finish what is in progress, then close. */
   g_signal_handlers_disconnect_by_data (manager, &d);
+  login_manager_stop (login);
   auth_manager_stop (manager);
   g_clear_pointer (&name, bus_name_free);
   g_clear_pointer (&auth_bus, auth_bus_free);
+  g_clear_object (&login);
   g_clear_handle_id (&d.bus_source_id, g_source_remove);
   /* Sends what is still queued (replies, signals) before closing. */
   sd_bus_flush_close_unref (bus);

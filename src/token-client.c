@@ -13,6 +13,7 @@
 #define READ_CHUNK 16384
 
 struct _TokenClient {
+  gatomicrefcount ref_count;
   SoupSession *session;
   char *url;
   guint timeout_seconds;
@@ -320,10 +321,11 @@ token_client_new (const char *url, guint timeout_seconds, GError **error)
   if (!token_url_validate (url, error))
     return NULL;
   client = g_new0 (TokenClient, 1);
+  g_atomic_ref_count_init (&client->ref_count);
   client->url = g_strdup (url);
   client->timeout_seconds = timeout_seconds > 0 ? timeout_seconds : TOKEN_DEFAULT_TIMEOUT_SECONDS;
   /* "timeout" bounds each socket operation, connecting included; the
-   * whole request is bounded by the timer in token_client_refresh_async. */
+   * whole request is bounded by the timer in token_client_request_async. */
   client->session = soup_session_new_with_options ("timeout", client->timeout_seconds,
                                                    "idle-timeout", 60,
                                                    "user-agent", PACKAGE_NAME "/" PACKAGE_VERSION,
@@ -331,15 +333,37 @@ token_client_new (const char *url, guint timeout_seconds, GError **error)
   return client;
 }
 
-void
-token_client_free (TokenClient *client)
+TokenClient *
+token_client_ref (TokenClient *client)
 {
-  if (client == NULL)
+  g_atomic_ref_count_inc (&client->ref_count);
+  return client;
+}
+
+void
+token_client_unref (TokenClient *client)
+{
+  if (client == NULL || !g_atomic_ref_count_dec (&client->ref_count))
     return;
   soup_session_abort (client->session);
   g_object_unref (client->session);
   g_free (client->url);
   g_free (client);
+}
+
+void
+http_reply_free (HttpReply *reply)
+{
+  if (reply == NULL)
+    return;
+  if (reply->body != NULL)
+    {
+      codex_secret_wipe_bytes (reply->body, reply->body_len);
+      g_free (reply->body);
+    }
+  g_free (reply->retry_after);
+  g_free (reply->error_message);
+  g_free (reply);
 }
 
 typedef struct {
@@ -351,10 +375,10 @@ typedef struct {
   GCancellable *caller_cancellable;
   guint deadline_id;
   gboolean timed_out;
-} RefreshData;
+} RequestData;
 
 static void
-refresh_data_free (RefreshData *d)
+request_data_free (RequestData *d)
 {
   g_clear_handle_id (&d->deadline_id, g_source_remove);
   if (d->caller_cancellable != NULL)
@@ -374,7 +398,7 @@ refresh_data_free (RefreshData *d)
 static gboolean
 deadline_cb (gpointer user_data)
 {
-  RefreshData *d = user_data;
+  RequestData *d = user_data;
 
   d->deadline_id = 0;
   d->timed_out = TRUE;
@@ -389,28 +413,36 @@ caller_cancelled_cb (GCancellable *caller, gpointer user_data)
 }
 
 static void
-return_result (GTask *task, TokenResult *result)
+return_reply (GTask *task, HttpReply *reply)
 {
-  g_task_return_pointer (task, result, (GDestroyNotify) token_result_free);
+  g_task_return_pointer (task, reply, (GDestroyNotify) http_reply_free);
   g_object_unref (task);
 }
 
 static void
 return_io_error (GTask *task, const GError *error)
 {
-  RefreshData *d = g_task_get_task_data (task);
-  TokenResult *r;
+  RequestData *d = g_task_get_task_data (task);
+  HttpReply *reply = g_new0 (HttpReply, 1);
 
-  if (d->timed_out || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
-    r = token_result_new_transient ("timeout", "The token server did not answer in time; will retry.");
-  else
-    {
-      /* GIO's messages name the host and the system error, nothing secret. */
-      g_autofree char *message = g_strdup_printf ("Could not reach the token server: %s; will retry.",
-                                                  error->message);
-      r = token_result_new_transient ("network", message);
-    }
-  return_result (task, r);
+  reply->timed_out = d->timed_out || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  reply->cancelled = !reply->timed_out && d->caller_cancellable != NULL &&
+                     g_cancellable_is_cancelled (d->caller_cancellable);
+  /* GIO's messages name the host and the system error, nothing secret. */
+  reply->error_message = g_strdup (error->message);
+  return_reply (task, reply);
+}
+
+static void
+return_too_large (GTask *task)
+{
+  RequestData *d = g_task_get_task_data (task);
+  HttpReply *reply = g_new0 (HttpReply, 1);
+
+  reply->status = soup_message_get_status (d->msg);
+  reply->too_large = TRUE;
+  g_cancellable_cancel (d->cancellable); /* drop the rest of the body */
+  return_reply (task, reply);
 }
 
 static void read_next_chunk (GTask *task);
@@ -418,26 +450,24 @@ static void read_next_chunk (GTask *task);
 static void
 finish_response (GTask *task)
 {
-  RefreshData *d = g_task_get_task_data (task);
+  RequestData *d = g_task_get_task_data (task);
   SoupMessageHeaders *headers = soup_message_get_response_headers (d->msg);
-  TokenResult *r;
+  HttpReply *reply = g_new0 (HttpReply, 1);
 
-  r = token_result_from_response (soup_message_get_status (d->msg),
-                                  (const char *) d->body->data, d->body->len,
-                                  soup_message_headers_get_one (headers, "Retry-After"),
-                                  g_get_real_time ());
-  g_debug ("Token endpoint answered HTTP %u: %s%s%s", r->http_status,
-           r->kind == TOKEN_RESULT_SUCCESS ? "success" :
-           r->kind == TOKEN_RESULT_PERMANENT ? "permanent failure " : "transient failure ",
-           r->code != NULL ? r->code : "", "");
-  return_result (task, r);
+  reply->status = soup_message_get_status (d->msg);
+  reply->body_len = d->body->len;
+  reply->body = g_malloc (d->body->len + 1);
+  memcpy (reply->body, d->body->data, d->body->len);
+  reply->body[d->body->len] = '\0';
+  reply->retry_after = g_strdup (soup_message_headers_get_one (headers, "Retry-After"));
+  return_reply (task, reply);
 }
 
 static void
 chunk_read_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   GTask *task = user_data;
-  RefreshData *d = g_task_get_task_data (task);
+  RequestData *d = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) chunk = NULL;
   gsize len;
@@ -456,14 +486,7 @@ chunk_read_cb (GObject *source, GAsyncResult *res, gpointer user_data)
     }
   if (d->body->len + len > TOKEN_MAX_RESPONSE_SIZE)
     {
-      g_autofree char *message = g_strdup_printf ("The token server's answer (HTTP %u) is larger than "
-                                                  "%d bytes; will retry.",
-                                                  soup_message_get_status (d->msg),
-                                                  TOKEN_MAX_RESPONSE_SIZE);
-      TokenResult *r = token_result_new_transient ("bad_response", message);
-      r->http_status = soup_message_get_status (d->msg);
-      g_cancellable_cancel (d->cancellable); /* drop the rest of the body */
-      return_result (task, r);
+      return_too_large (task);
       return;
     }
   g_byte_array_append (d->body, g_bytes_get_data (chunk, NULL), (guint) len);
@@ -474,7 +497,7 @@ chunk_read_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 static void
 read_next_chunk (GTask *task)
 {
-  RefreshData *d = g_task_get_task_data (task);
+  RequestData *d = g_task_get_task_data (task);
 
   g_input_stream_read_bytes_async (d->stream, READ_CHUNK, G_PRIORITY_DEFAULT, d->cancellable,
                                    chunk_read_cb, task);
@@ -484,7 +507,7 @@ static void
 send_cb (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   GTask *task = user_data;
-  RefreshData *d = g_task_get_task_data (task);
+  RequestData *d = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
   goffset length;
 
@@ -497,34 +520,24 @@ send_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   length = soup_message_headers_get_content_length (soup_message_get_response_headers (d->msg));
   if (length > TOKEN_MAX_RESPONSE_SIZE)
     {
-      g_autofree char *message = g_strdup_printf ("The token server's answer (HTTP %u) is larger than "
-                                                  "%d bytes; will retry.",
-                                                  soup_message_get_status (d->msg),
-                                                  TOKEN_MAX_RESPONSE_SIZE);
-      TokenResult *r = token_result_new_transient ("bad_response", message);
-      r->http_status = soup_message_get_status (d->msg);
-      g_cancellable_cancel (d->cancellable);
-      return_result (task, r);
+      return_too_large (task);
       return;
     }
   read_next_chunk (task);
 }
 
 void
-token_client_refresh_async (TokenClient *client, const char *refresh_token,
-                            GCancellable *cancellable,
-                            GAsyncReadyCallback callback, gpointer user_data)
+token_client_request_async (TokenClient *client, const char *method, const char *url,
+                            const char *content_type, CodexSecret *body, guint timeout_seconds,
+                            GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
   GTask *task = g_task_new (NULL, cancellable, callback, user_data);
-  RefreshData *d = g_new0 (RefreshData, 1);
-  CodexSecret *body = token_request_body (refresh_token);
-  g_autoptr(GBytes) bytes = g_bytes_new_with_free_func (body, strlen (body),
-                                                        (GDestroyNotify) codex_secret_free, body);
+  RequestData *d = g_new0 (RequestData, 1);
   SoupMessageHeaders *headers;
 
-  g_task_set_source_tag (task, token_client_refresh_async);
-  g_task_set_task_data (task, d, (GDestroyNotify) refresh_data_free);
-  /* The outcome is always a result, even when cancelled. */
+  g_task_set_source_tag (task, token_client_request_async);
+  g_task_set_task_data (task, d, (GDestroyNotify) request_data_free);
+  /* The outcome is always a reply, even when cancelled. */
   g_task_set_check_cancellable (task, FALSE);
 
   d->body = g_byte_array_new ();
@@ -535,17 +548,93 @@ token_client_refresh_async (TokenClient *client, const char *refresh_token,
       d->caller_cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (caller_cancelled_cb),
                                                    g_object_ref (d->cancellable), g_object_unref);
     }
-  d->deadline_id = g_timeout_add_seconds (client->timeout_seconds, deadline_cb, d);
+  /* Milliseconds: a seconds timer may fire up to a second late. */
+  d->deadline_id = g_timeout_add ((timeout_seconds > 0 ? timeout_seconds : client->timeout_seconds) * 1000,
+                                  deadline_cb, d);
 
-  d->msg = soup_message_new ("POST", client->url);
-  /* A redirect would carry the refresh token to another URL. */
+  d->msg = soup_message_new (method, url);
+  if (d->msg == NULL)
+    {
+      GError *error = g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "Invalid URL");
+      codex_secret_free (body);
+      return_io_error (task, error);
+      g_error_free (error);
+      return;
+    }
+  /* A redirect would carry the secrets of the request to another URL. */
   soup_message_add_flags (d->msg, SOUP_MESSAGE_NO_REDIRECT);
   headers = soup_message_get_request_headers (d->msg);
   soup_message_headers_replace (headers, "Accept", "application/json");
-  soup_message_set_request_body_from_bytes (d->msg, "application/json", bytes);
-
-  g_debug ("Refreshing the ChatGPT tokens at %s", client->url);
+  if (body != NULL)
+    {
+      g_autoptr(GBytes) bytes = g_bytes_new_with_free_func (body, strlen (body),
+                                                            (GDestroyNotify) codex_secret_free, body);
+      soup_message_set_request_body_from_bytes (d->msg, content_type, bytes);
+    }
   soup_session_send_async (client->session, d->msg, G_PRIORITY_DEFAULT, d->cancellable, send_cb, task);
+}
+
+HttpReply *
+token_client_request_finish (TokenClient *client, GAsyncResult *result)
+{
+  return g_task_propagate_pointer (G_TASK (result), NULL);
+}
+
+/* ---- refresh ----------------------------------------------------------- */
+
+TokenResult *
+token_result_from_reply (const HttpReply *reply, gint64 now_usec)
+{
+  TokenResult *r;
+
+  if (reply->too_large)
+    {
+      r = token_result_new_transient ("bad_response", NULL);
+      r->message = g_strdup_printf ("The token server's answer (HTTP %u) is larger than %d bytes; will retry.",
+                                    reply->status, TOKEN_MAX_RESPONSE_SIZE);
+      r->http_status = reply->status;
+      return r;
+    }
+  if (reply->status == 0)
+    {
+      if (reply->timed_out)
+        return token_result_new_transient ("timeout", "The token server did not answer in time; will retry.");
+      r = token_result_new_transient ("network", NULL);
+      r->message = g_strdup_printf ("Could not reach the token server: %s; will retry.",
+                                    reply->error_message != NULL ? reply->error_message : "no answer");
+      return r;
+    }
+  return token_result_from_response (reply->status, reply->body, reply->body_len, reply->retry_after, now_usec);
+}
+
+static void
+refresh_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  TokenClient *client = g_task_get_task_data (task);
+  g_autoptr(HttpReply) reply = token_client_request_finish (client, result);
+  TokenResult *r = token_result_from_reply (reply, g_get_real_time ());
+
+  g_debug ("Token endpoint answered HTTP %u: %s%s", r->http_status,
+           r->kind == TOKEN_RESULT_SUCCESS ? "success" :
+           r->kind == TOKEN_RESULT_PERMANENT ? "permanent failure " : "transient failure ",
+           r->code != NULL ? r->code : "");
+  g_task_return_pointer (task, r, (GDestroyNotify) token_result_free);
+}
+
+void
+token_client_refresh_async (TokenClient *client, const char *refresh_token,
+                            GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, token_client_refresh_async);
+  g_task_set_task_data (task, client, NULL);
+  g_task_set_check_cancellable (task, FALSE);
+  g_debug ("Refreshing the ChatGPT tokens at %s", client->url);
+  token_client_request_async (client, "POST", client->url, "application/json",
+                              token_request_body (refresh_token), 0, cancellable, refresh_done_cb, task);
 }
 
 TokenResult *

@@ -57,9 +57,42 @@ CodexSecret *token_request_body (const char *refresh_token);
 
 typedef struct _TokenClient TokenClient;
 
+/* The HTTP client of every request to the issuer (refresh, sign-in,
+ * revocation): one libsoup session. @url is the refresh endpoint;
+ * @timeout_seconds bounds each request unless it says otherwise. */
 TokenClient *token_client_new (const char *url, guint timeout_seconds, GError **error);
-void token_client_free (TokenClient *client);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (TokenClient, token_client_free)
+TokenClient *token_client_ref (TokenClient *client);
+void token_client_unref (TokenClient *client);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TokenClient, token_client_unref)
+
+/* A complete HTTP answer, or why none came. The body may hold secrets: it
+ * is wiped when freed. */
+typedef struct {
+  guint status;          /* 0: no HTTP answer (see the flags and error_message) */
+  CodexSecret *body;     /* NUL-terminated (the body may hold NULs too); NULL when none */
+  gsize body_len;
+  char *retry_after;     /* the Retry-After header, NULL when absent */
+  char *error_message;   /* no answer: the transport's reason (names no secret) */
+  gboolean timed_out;    /* no answer within the bound */
+  gboolean cancelled;    /* no answer: the caller cancelled */
+  gboolean too_large;    /* the body was larger than TOKEN_MAX_RESPONSE_SIZE (not kept) */
+} HttpReply;
+
+void http_reply_free (HttpReply *reply);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HttpReply, http_reply_free)
+
+/* One request: @body (taken, wiped after sending; NULL: none) with
+ * @content_type, bounded by @timeout_seconds (0: the client's bound),
+ * redirects not followed. Never fails: the outcome is an HttpReply. */
+void token_client_request_async (TokenClient *client, const char *method, const char *url,
+                                 const char *content_type, CodexSecret *body, guint timeout_seconds,
+                                 GCancellable *cancellable, GAsyncReadyCallback callback,
+                                 gpointer user_data);
+HttpReply *token_client_request_finish (TokenClient *client, GAsyncResult *result);
+
+/* A refresh's reply classified (token_result_from_response(), and the
+ * transient codes "timeout" and "network" when no answer came). */
+TokenResult *token_result_from_reply (const HttpReply *reply, gint64 now_usec);
 
 /* Never fails: network errors and timeouts are transient results. */
 void token_client_refresh_async (TokenClient *client, const char *refresh_token,

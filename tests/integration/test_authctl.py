@@ -346,7 +346,7 @@ class TestCtl(CtlTestCase):
             self.assertIn(word, out.stdout)
         out = self.ctl("--version")
         self.assertRegex(out.stdout, r"^codex-authctl \d+\.\d+\.\d+\n$")
-        for args in (["frobnicate"], ["--frob"], ["login"], ["login", "--api-key", "--import", "x"],
+        for args in (["frobnicate"], ["--frob"], ["login", "--api-key", "--device-code"], ["login", "--api-key", "--import", "x"],
                      ["status", "extra"]):
             with self.subTest(args=args):
                 self.assertEqual(self.ctl(*args).returncode, EXIT_USAGE)

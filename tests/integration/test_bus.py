@@ -25,7 +25,7 @@ INVALID_ARGS = "org.freedesktop.DBus.Error.InvalidArgs"
 CONTRACT_PROPERTIES = {
     "AuthMethod": "s", "AccountId": "s", "Email": "s", "PlanType": "s",
     "RefreshState": "s", "RefreshError": "s", "RefreshErrorMessage": "s",
-    "RequiresLogin": "b", "LastRefresh": "t", "AccessTokenExpires": "t",
+    "RequiresLogin": "b", "LastRefresh": "t", "AccessTokenExpires": "t", "PendingLogin": "s",
     "NextRefreshAttempt": "t", "CredentialStore": "s", "StoreState": "s",
     "Version": "s",
 }
@@ -165,7 +165,8 @@ class TestBus(DaemonTestCase):
                          "account-id", "email", "plan-type", "refresh-state", "refresh-error",
                          "refresh-error-message", "requires-login", "last-refresh",
                          "access-token-expires", "next-refresh-attempt", "credential-store",
-                         "store-state", "credential-store-reason", "codex-config-error", "version"}
+                         "store-state", "credential-store-reason", "codex-config-error", "pending-login",
+                         "version"}
         self.assertEqual(set(d), expected_keys)
         self.assertEqual(d["auth-token"], "")
         self.assertEqual(d["auth-method"], "chatgpt")
