@@ -1,0 +1,663 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""ChatGPT sign-in through the daemon (browser and device code) and logout
+with revocation, against the fake issuer (tests/fakes/fake-token-server.py)
+on loopback, driven over D-Bus and through codex-authctl, with a scripted
+"browser" (an HTTP client that follows the authorize redirect)."""
+
+import base64
+import hashlib
+import json
+import os
+import re
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from gi.repository import Gio, GLib  # noqa: E402
+
+import harness  # noqa: E402
+from harness import (BUS_NAME, INTERFACE, OBJECT_PATH, DaemonTestCase, chatgpt_record, apikey_record,  # noqa: E402
+                     pump, wait_until)
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"
+
+
+def s256(verifier):
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+
+
+def free_port():
+    """A port nobody listens on now, on either loopback address."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        try:
+            with socket.socket(socket.AF_INET6) as s6:
+                s6.bind(("::1", port))
+        except OSError as e:
+            if e.errno == 98:  # in use on ::1
+                continue
+        return port
+
+
+def ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def browse(url, follow=True):
+    """GETs @url as a browser would (following redirects unless told not
+    to): (status, body text, final URL or Location)."""
+    if not follow:
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), NoRedirect)
+    else:
+        opener = OPENER
+    try:
+        with opener.open(url, timeout=20) as resp:
+            return resp.status, resp.read().decode(), resp.geturl()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(), e.headers.get("Location")
+
+
+class HeldPort:
+    """A listener on 127.0.0.1:@port that answers every request (/cancel
+    included) with 404 and keeps the port; @release_on_cancel: like the
+    Codex CLI's login server, it closes when asked to /cancel."""
+
+    def __init__(self, port, release_on_cancel=False):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(8)
+        self.release_on_cancel = release_on_cancel
+        self.requests = []
+        self.closed = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self.closed.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                try:
+                    data = conn.recv(4096).decode(errors="replace")
+                except OSError:
+                    continue
+                line = data.split("\r\n", 1)[0]
+                self.requests.append(line)
+                if line.startswith("GET /cancel") and self.release_on_cancel:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 16\r\nConnection: close\r\n\r\nLogin cancelled\n")
+                    self.close()
+                    return
+                conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+    def close(self):
+        self.closed.set()
+        self.sock.close()
+
+
+class LoginTestCase(DaemonTestCase):
+    daemon_args = ["--store", "file"]
+    config_extra = ""
+
+    def setUp(self):
+        super().setUp()
+        self.ports = [free_port(), free_port()]
+        self.env["CODEX_AUTHD_ISSUER"] = self.token_server.base
+        self.env.pop("DISPLAY", None)
+        self.env.pop("WAYLAND_DISPLAY", None)
+        self.write_config(self.config_extra)
+        self.completed = []
+        self._login_sub = self.conn.signal_subscribe(
+            None, INTERFACE, "LoginCompleted", OBJECT_PATH, None, Gio.DBusSignalFlags.NONE,
+            lambda *a: self.completed.append((time.monotonic(), a[-1].unpack())))
+
+    def tearDown(self):
+        self.conn.signal_unsubscribe(self._login_sub)
+        super().tearDown()
+
+    def write_config(self, extra=""):
+        d = os.path.join(self.tmp, "config", "codex-authd")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "codex-authd.conf"), "w") as f:
+            f.write(f"[daemon]\nlogin-ports={self.ports[0]},{self.ports[1]}\n{extra}")
+
+    # -- helpers -------------------------------------------------------------
+
+    def fake_login(self, script):
+        self.token_server._control("/_control/login", script)
+
+    def issuer_log(self):
+        return self.token_server._control("/_control/login")
+
+    def start_browser(self, conn=None):
+        conn = conn or self.conn
+        reply = conn.call_sync(BUS_NAME, OBJECT_PATH, INTERFACE, "StartChatGptLogin",
+                               GLib.Variant("(a{sv})", ({},)), None, Gio.DBusCallFlags.NONE, -1, None)
+        return reply.unpack()
+
+    def start_device(self):
+        return self.call("StartDeviceCodeLogin", GLib.Variant("(a{sv})", ({},)), timeout_ms=-1)
+
+    def wait_completed(self, login_id, timeout=15):
+        def found():
+            return [c for _, c in self.completed if c[0] == login_id]
+        wait_until(lambda: found(), timeout=timeout, what=f"LoginCompleted for {login_id}")
+        return found()[0]
+
+    def ctl(self, *args, env=None):
+        return subprocess.run([os.environ["CODEX_AUTHCTL"], *args], capture_output=True, text=True,
+                              timeout=60, env=env or self.env)
+
+    def ctl_background(self, *args):
+        return subprocess.Popen([os.environ["CODEX_AUTHCTL"], *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=self.env)
+
+    def read_until(self, stream, pattern, timeout=15):
+        """Lines of @stream until one matches @pattern: the match."""
+        end = time.monotonic() + timeout
+        seen = []
+        while time.monotonic() < end:
+            line = stream.readline()
+            if not line:
+                break
+            seen.append(line)
+            m = re.search(pattern, line)
+            if m:
+                return m
+        self.fail(f"no line matching {pattern!r} in {seen!r}")
+
+    def stored(self):
+        with open(self.auth_json) as f:
+            return json.load(f)
+
+    def assert_no_problems(self):
+        self.assertEqual(self.issuer_log()["problems"], [])
+
+
+class TestBrowserLogin(LoginTestCase):
+
+    def test_authctl_login_with_scripted_browser(self):
+        self.start_daemon()
+        self.clear_signals()
+        ctl = self.ctl_background("login")
+        m = self.read_until(ctl.stdout, r"(http://127\.0\.0\.1:\d+/oauth/authorize\?\S+)")
+        url = m.group(1)
+        params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+        self.assertEqual(params["redirect_uri"], f"http://localhost:{self.ports[0]}/auth/callback")
+        wait_until(lambda: self.prop("PendingLogin") == "browser", timeout=5, what="PendingLogin")
+        status, page, final = browse(url)
+        self.assertEqual(status, 200, page)
+        self.assertIn("Signed in to Codex", page)
+        self.assertIn("signed-in@example.com", page)
+        out, err = ctl.communicate(timeout=20)
+        self.assertEqual(ctl.returncode, EXIT_OK, err)
+        self.assertIn("Signed in as signed-in@example.com.", out)
+        self.assertEqual(self.prop("Email"), "signed-in@example.com")
+        self.assertEqual(self.prop("PlanType"), "pro")
+        self.assertEqual(self.prop("AccountId"), "acc-login")
+        self.assertEqual(self.prop("PendingLogin"), "")
+        # The exchange carried the verifier whose S256 is the challenge of
+        # the URL the user opened, and the same redirect_uri.
+        log = self.issuer_log()
+        self.assertEqual(len(log["exchanges"]), 1)
+        ex = log["exchanges"][0]
+        self.assertEqual(s256(ex["code_verifier"]), params["code_challenge"])
+        self.assertEqual(len(ex["code_verifier"]), 86)
+        self.assertRegex(ex["code_verifier"], r"^[A-Za-z0-9_-]{86}$")
+        self.assertEqual(ex["redirect_uri"], params["redirect_uri"])
+        self.assertEqual(ex["client_id"], CLIENT_ID)
+        self.assertEqual(len(params["state"]), 43)
+        self.assertEqual(params["originator"], "codex_cli_rs")
+        self.assertEqual(len(log["api_key_exchanges"]), 1)
+        self.assertEqual(log["api_key_exchanges"][0]["requested_token"], "openai-api-key")
+        self.assert_no_problems()
+        # The record as `codex login` writes it, mode 0600.
+        record = self.stored()
+        self.assertEqual(set(record), {"auth_mode", "OPENAI_API_KEY", "tokens", "last_refresh"})
+        self.assertEqual(record["auth_mode"], "chatgpt")
+        self.assertEqual(record["OPENAI_API_KEY"], "sk-from-exchange")
+        self.assertEqual(set(record["tokens"]), {"id_token", "access_token", "refresh_token", "account_id"})
+        self.assertEqual(record["tokens"]["account_id"], "acc-login")
+        self.assertRegex(record["last_refresh"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+        self.assertEqual(stat.S_IMODE(os.stat(self.auth_json).st_mode), 0o600)
+        # One PropertiesChanged carries the new account and the end of the
+        # pending sign-in.
+        pump(0.2)
+        with_email = [c for _, c, _ in self.signals if "Email" in c]
+        self.assertEqual(len(with_email), 1, self.signals)
+        self.assertEqual(with_email[0]["Email"], "signed-in@example.com")
+        self.assertEqual(with_email[0].get("PendingLogin"), "")
+
+    def test_callback_on_ipv6_loopback(self):
+        if not ipv6_loopback():
+            self.skipTest("this machine has no IPv6 loopback (::1)")
+        self.start_daemon()
+        login_id, url = self.start_browser()
+        status, _, location = browse(url, follow=False)
+        self.assertEqual(status, 302)
+        callback = location.replace("http://localhost:", "http://[::1]:")
+        status, page, _ = browse(callback)
+        self.assertEqual(status, 200, page)
+        self.assertEqual(self.wait_completed(login_id)[1], True)
+
+    def test_wrong_state_is_refused_and_login_goes_on(self):
+        self.start_daemon()
+        login_id, url = self.start_browser()
+        self.fake_login({"authorize": "wrong_state"})
+        status, body, _ = browse(url)
+        self.assertEqual(status, 400)
+        self.assertEqual(body, "State mismatch")
+        pump(0.3)
+        self.assertEqual(self.completed, [])
+        self.assertEqual(self.prop("PendingLogin"), "browser")
+        # The real callback still completes it.
+        self.fake_login({})
+        status, _, _ = browse(url)
+        self.assertEqual(status, 200)
+        self.assertEqual(self.wait_completed(login_id)[1], True)
+
+    def test_provider_errors_and_missing_code(self):
+        self.write_auth_atomically(apikey_record("sk-before"))
+        self.start_daemon()
+        cases = [
+            ({"authorize": "error", "error": "access_denied", "error_description": "missing_codex_entitlement"},
+             "access-denied", "Codex is not enabled for your workspace"),
+            ({"authorize": "error", "error": "server_error", "error_description": "try later"},
+             "provider-error", "Sign-in failed: try later"),
+            ({"authorize": "no_code"}, "missing-code", "Missing authorization code"),
+        ]
+        for script, code, text in cases:
+            with self.subTest(code=code):
+                login_id, url = self.start_browser()
+                self.fake_login(script)
+                status, page, _ = browse(url)
+                self.assertEqual(status, 200)
+                self.assertIn("Sign-in could not be completed", page)
+                self.assertIn(text, page)
+                _, success, error, message = self.wait_completed(login_id)
+                self.assertEqual((success, error), (False, code))
+                self.assertIn(text, message)
+                # Nothing stored: the key held before stays.
+                self.assertEqual(self.stored(), apikey_record("sk-before"))
+                self.assertEqual(self.prop("PendingLogin"), "")
+
+    def test_exchange_failures_store_nothing(self):
+        self.write_auth_atomically(apikey_record("sk-before"))
+        self.start_daemon()
+        cases = [
+            {"status": 400, "json": {"error": "invalid_grant", "error_description": "code expired"}},
+            {"status": 503, "body": "Service Unavailable"},
+            {"status": 200, "json": {"access_token": "a", "refresh_token": "r"}},
+            {"status": 200, "json": {"id_token": "not-a-jwt", "access_token": "a", "refresh_token": "r"}},
+        ]
+        expected = ["status 400: code expired", "status 503: Service Unavailable", "id_token", "id_token"]
+        for spec, text in zip(cases, expected):
+            with self.subTest(spec=spec):
+                login_id, url = self.start_browser()
+                self.fake_login({"exchange": spec})
+                status, page, _ = browse(url)
+                self.assertEqual(status, 200)
+                self.assertIn("Sign-in could not be completed", page)
+                _, success, error, message = self.wait_completed(login_id)
+                self.assertEqual((success, error), (False, "exchange-failed"))
+                self.assertIn(text, message)
+                self.assertEqual(self.stored(), apikey_record("sk-before"))
+
+    def test_api_key_exchange_is_best_effort(self):
+        self.start_daemon()
+        self.fake_login({"api_key": None})
+        login_id, url = self.start_browser()
+        self.assertEqual(browse(url)[0], 200)
+        self.assertTrue(self.wait_completed(login_id)[1])
+        self.assertIsNone(self.stored()["OPENAI_API_KEY"])
+        self.assertEqual(len(self.issuer_log()["api_key_exchanges"]), 1)
+
+    def test_login_ends_poison_and_revokes_the_replaced_token(self):
+        self.write_auth_atomically(chatgpt_record(refresh="rt-doomed"))
+        self.token_server.script(default={"status": 401, "json": {"error": {"code": "refresh_token_reused"}}})
+        self.start_daemon()
+        self.get_auth_status(True, True)
+        wait_until(lambda: self.prop("RefreshState") == "poisoned", timeout=10, what="poisoning")
+        login_id, url = self.start_browser()
+        self.assertEqual(browse(url)[0], 200)
+        self.assertTrue(self.wait_completed(login_id)[1])
+        self.assertEqual(self.prop("RefreshState"), "ok")
+        self.assertFalse(self.prop("RequiresLogin"))
+        self.assertNotEqual(self.get_auth_status(True, False)[1], "")
+        # `codex login` revokes the refresh token it replaced.
+        wait_until(lambda: self.issuer_log()["revokes"], timeout=10, what="the revocation of the old token")
+        revokes = self.issuer_log()["revokes"]
+        self.assertEqual(len(revokes), 1)
+        self.assertEqual(revokes[0]["json"]["token"], "rt-doomed")
+
+
+class TestWorkspace(LoginTestCase):
+    config_extra = "allowed-workspaces=ws-allowed,ws-other\n"
+
+    def test_other_workspace_is_refused(self):
+        self.start_daemon()
+        login_id, url = self.start_browser()
+        params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+        self.assertEqual(params["allowed_workspace_id"], "ws-allowed,ws-other")
+        status, page, _ = browse(url)
+        self.assertIn("restricted to workspace id(s) ws-allowed, ws-other", page)
+        _, success, error, _ = self.wait_completed(login_id)
+        self.assertEqual((success, error), (False, "workspace-restricted"))
+        self.assertFalse(os.path.exists(self.auth_json))
+        # An account of an allowed workspace is taken.
+        self.fake_login({"claims": {"https://api.openai.com/auth": {"chatgpt_account_id": "ws-other",
+                                                                   "chatgpt_plan_type": "team"}}})
+        login_id, url = self.start_browser()
+        self.assertEqual(browse(url)[0], 200)
+        self.assertTrue(self.wait_completed(login_id)[1])
+        self.assertEqual(self.stored()["tokens"]["account_id"], "ws-other")
+
+
+class TestPendingLogin(LoginTestCase):
+
+    def test_busy_port_falls_back(self):
+        held = HeldPort(self.ports[0])
+        try:
+            self.start_daemon()
+            start = time.monotonic()
+            login_id, url = self.start_browser()
+            took = time.monotonic() - start
+            params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+            self.assertEqual(params["redirect_uri"], f"http://localhost:{self.ports[1]}/auth/callback")
+            # It asked the holder to stop, once, then retried for about 2 s.
+            self.assertEqual([r for r in held.requests if "/cancel" in r], ["GET /cancel HTTP/1.1"])
+            print(f"fallback to the second port after {took:.2f} s")
+            self.assertEqual(browse(url)[0], 200)
+            self.assertTrue(self.wait_completed(login_id)[1])
+        finally:
+            held.close()
+
+    def test_cli_login_server_is_asked_to_cancel(self):
+        held = HeldPort(self.ports[0], release_on_cancel=True)
+        self.start_daemon()
+        login_id, url = self.start_browser()
+        params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+        self.assertEqual(params["redirect_uri"], f"http://localhost:{self.ports[0]}/auth/callback")
+        self.assertTrue(held.closed.is_set())
+
+    def test_both_ports_busy_fails_clearly(self):
+        held = [HeldPort(self.ports[0]), HeldPort(self.ports[1])]
+        try:
+            self.start_daemon()
+            name, message = self.call_error("StartChatGptLogin", GLib.Variant("(a{sv})", ({},)))
+            self.assertEqual(name, "org.codex.Auth1.Error.LoginFailed")
+            self.assertIn(f"{self.ports[1]} is already in use", message)
+            self.assertEqual(self.prop("PendingLogin"), "")
+        finally:
+            for h in held:
+                h.close()
+
+    def test_our_own_login_server_answers_cancel(self):
+        # What `codex login` does to a login server on its port.
+        self.start_daemon()
+        login_id, _ = self.start_browser()
+        status, body, _ = browse(f"http://127.0.0.1:{self.ports[0]}/cancel")
+        self.assertEqual((status, body), (200, "Login cancelled"))
+        self.assertEqual(self.wait_completed(login_id)[2], "cancelled")
+
+    def test_second_start_cancels_first(self):
+        self.start_daemon()
+        first, first_url = self.start_browser()
+        second, second_url = self.start_browser()
+        self.assertNotEqual(first, second)
+        _, success, error, _ = self.wait_completed(first)
+        self.assertEqual((success, error), (False, "cancelled"))
+        self.assertEqual(self.prop("PendingLogin"), "browser")
+        # The second has the port; the first URL's callback carries a state
+        # that is not the pending one: refused, and the second goes on.
+        self.assertIn(f"localhost%3A{self.ports[0]}", second_url)
+        self.assertEqual(browse(first_url)[:2], (400, "State mismatch"))
+        self.assertEqual(browse(second_url)[0], 200)
+        self.assertTrue(self.wait_completed(second)[1])
+
+    def test_two_clients_see_pending_and_completion(self):
+        self.start_daemon()
+        other = self.bus.connect()
+        seen_props, seen_done = [], []
+        sub1 = other.signal_subscribe(None, "org.freedesktop.DBus.Properties", "PropertiesChanged", OBJECT_PATH,
+                                      None, Gio.DBusSignalFlags.NONE,
+                                      lambda *a: seen_props.append(a[-1].unpack()[1]))
+        sub2 = other.signal_subscribe(None, INTERFACE, "LoginCompleted", OBJECT_PATH, None,
+                                      Gio.DBusSignalFlags.NONE, lambda *a: seen_done.append(a[-1].unpack()))
+        try:
+            pump(0.1)
+            login_id, _ = self.start_browser()
+            wait_until(lambda: any(p.get("PendingLogin") == "browser" for p in seen_props), timeout=5,
+                       what="the other client to see PendingLogin")
+            # The other client cancels it; both see the end.
+            other.call_sync(BUS_NAME, OBJECT_PATH, INTERFACE, "CancelLogin", GLib.Variant("(s)", (login_id,)),
+                            None, Gio.DBusCallFlags.NONE, -1, None)
+            wait_until(lambda: seen_done, timeout=5, what="LoginCompleted at the other client")
+            self.assertEqual(seen_done[0][:3], (login_id, False, "cancelled"))
+            self.assertEqual(self.wait_completed(login_id)[2], "cancelled")
+            wait_until(lambda: any(p.get("PendingLogin") == "" for p in seen_props), timeout=5,
+                       what="PendingLogin back to empty")
+            # Cancelling it again, or an unknown id: NoSuchLogin.
+            name, _ = self.call_error("CancelLogin", GLib.Variant("(s)", (login_id,)))
+            self.assertEqual(name, "org.codex.Auth1.Error.NoSuchLogin")
+            # The port was given back.
+            with socket.socket() as s:
+                wait_until(lambda: s.connect_ex(("127.0.0.1", self.ports[0])) != 0, timeout=5,
+                           what="the callback server to close")
+        finally:
+            other.signal_unsubscribe(sub1)
+            other.signal_unsubscribe(sub2)
+            other.close_sync(None)
+
+    def test_unknown_options_are_refused(self):
+        self.start_daemon()
+        name, message = self.call_error("StartChatGptLogin",
+                                        GLib.Variant("(a{sv})", ({"port": GLib.Variant("u", 1)},)))
+        self.assertEqual(name, "org.freedesktop.DBus.Error.InvalidArgs")
+        self.assertIn('"port"', message)
+
+    def test_logout_ends_pending_login(self):
+        self.start_daemon()
+        login_id, _ = self.start_browser()
+        details = self.call("Logout")[0]
+        self.assertEqual(details["revocation"], "none")
+        self.assertEqual(self.wait_completed(login_id)[2], "cancelled")
+
+    def test_shutdown_during_login(self):
+        proc = self.start_daemon()
+        login_id, _ = self.start_browser()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+        self.assertEqual(proc.returncode, 0)
+        _, success, error, message = self.wait_completed(login_id, timeout=5)
+        self.assertEqual((success, error), (False, "cancelled"))
+        self.assertIn("shutting down", message)
+        with socket.socket() as s:
+            self.assertNotEqual(s.connect_ex(("127.0.0.1", self.ports[0])), 0)
+
+    def test_authctl_interrupt_cancels(self):
+        self.start_daemon()
+        ctl = self.ctl_background("login", "--no-browser")
+        self.read_until(ctl.stdout, r"Waiting for the sign-in")
+        ctl.send_signal(signal.SIGINT)
+        out, err = ctl.communicate(timeout=10)
+        self.assertEqual(ctl.returncode, EXIT_ERROR)
+        self.assertIn("cancelled", err)
+        wait_until(lambda: self.completed, timeout=5, what="LoginCompleted")
+        self.assertEqual(self.completed[0][1][2], "cancelled")
+
+
+class TestTimeouts(LoginTestCase):
+    config_extra = "browser-login-timeout=10\ndevice-login-timeout=10\n"
+
+    def test_browser_login_times_out(self):
+        self.start_daemon()
+        login_id, _ = self.start_browser()
+        start = time.monotonic()
+        _, success, error, message = self.wait_completed(login_id, timeout=20)
+        self.assertEqual((success, error), (False, "timed-out"))
+        self.assertGreaterEqual(time.monotonic() - start, 9)
+        self.assertEqual(self.prop("PendingLogin"), "")
+
+    def test_device_login_times_out(self):
+        self.start_daemon()
+        login_id, _, _ = self.start_device()
+        _, success, error, _ = self.wait_completed(login_id, timeout=20)
+        self.assertEqual((success, error), (False, "timed-out"))
+        # It polled meanwhile, about once a second.
+        polls = len(self.issuer_log()["polls"])
+        self.assertGreaterEqual(polls, 5)
+        self.assertLessEqual(polls, 12)
+
+
+class TestDeviceCode(LoginTestCase):
+
+    def test_authctl_device_code_login(self):
+        self.start_daemon()
+        ctl = self.ctl_background("login", "--device-code")
+        url = self.read_until(ctl.stdout, r"(http://\S+/codex/device)").group(1)
+        code = self.read_until(ctl.stdout, r"^\s+([A-Z0-9]{4}-[A-Z0-9]{4})\s*$").group(1)
+        self.assertEqual(url, self.token_server.base + "/codex/device")
+        self.assertEqual(code, "ABCD-1234")
+        self.assertEqual(self.prop("PendingLogin"), "device-code")
+        time.sleep(2.2)  # a few polls while pending
+        approved = time.monotonic()
+        self.token_server._control("/_control/approve", {})
+        out, err = ctl.communicate(timeout=20)
+        done = time.monotonic()
+        self.assertEqual(ctl.returncode, EXIT_OK, err)
+        self.assertIn("Signed in as signed-in@example.com.", out)
+        # Seen within one poll interval (1 s) of the approval (plus the
+        # exchange and the store).
+        latency = done - approved
+        print(f"completion seen {latency:.2f} s after approval (interval 1 s)")
+        self.assertLess(latency, 1.0 + 1.0)
+        log = self.issuer_log()
+        self.assertEqual(json.loads(log["usercode"][0]["body"]), {"client_id": CLIENT_ID})
+        pending = [p for p in log["polls"] if not p["approved"]]
+        self.assertGreaterEqual(len(pending), 2)
+        gaps = [b["time"] - a["time"] for a, b in zip(log["polls"], log["polls"][1:])]
+        self.assertTrue(all(g >= 0.9 for g in gaps), gaps)
+        ex = log["exchanges"][0]
+        self.assertEqual(ex["redirect_uri"], self.token_server.base + "/deviceauth/callback")
+        self.assertTrue(ex["verified"])
+        self.assertEqual(log["api_key_exchanges"], [])
+        self.assert_no_problems()
+        record = self.stored()
+        self.assertIsNone(record["OPENAI_API_KEY"])
+        self.assertEqual(record["tokens"]["account_id"], "acc-login")
+
+    def test_interval_as_number(self):
+        self.fake_login({"interval": 2})
+        self.start_daemon()
+        login_id, _, _ = self.start_device()
+        wait_until(lambda: len(self.issuer_log()["polls"]) >= 3, timeout=15, what="three polls")
+        polls = self.issuer_log()["polls"]
+        gaps = [b["time"] - a["time"] for a, b in zip(polls, polls[1:])]
+        self.assertTrue(all(1.9 <= g < 3.5 for g in gaps), gaps)
+        self.call("CancelLogin", GLib.Variant("(s)", (login_id,)))
+
+    def test_device_login_disabled(self):
+        self.fake_login({"usercode": {"status": 404, "json": {"error": "not_found"}}})
+        self.start_daemon()
+        result = self.ctl("login", "--device-code")
+        self.assertEqual(result.returncode, EXIT_ERROR)
+        self.assertIn("Device code login is not enabled", result.stderr)
+        name, _ = self.call_error("StartDeviceCodeLogin", GLib.Variant("(a{sv})", ({},)))
+        self.assertEqual(name, "org.codex.Auth1.Error.DeviceLoginDisabled")
+        self.assertEqual(self.prop("PendingLogin"), "")
+
+    def test_usercode_server_error(self):
+        self.fake_login({"usercode": {"status": 503, "body": "down"}})
+        self.start_daemon()
+        name, message = self.call_error("StartDeviceCodeLogin", GLib.Variant("(a{sv})", ({},)))
+        self.assertEqual(name, "org.codex.Auth1.Error.LoginFailed")
+        self.assertIn("503", message)
+
+    def test_poll_failure_ends_login(self):
+        self.start_daemon()
+        login_id, _, _ = self.start_device()
+        self.fake_login({"poll": {"status": 500, "body": "boom"}})
+        _, success, error, message = self.wait_completed(login_id, timeout=10)
+        self.assertEqual((success, error), (False, "device-auth-failed"))
+        self.assertIn("500", message)
+
+
+class TestLogout(LoginTestCase):
+
+    def test_logout_revokes_the_refresh_token(self):
+        self.write_auth_atomically(chatgpt_record(refresh="rt-to-revoke"))
+        self.start_daemon()
+        result = self.ctl("logout")
+        self.assertEqual(result.returncode, EXIT_OK, result.stderr)
+        self.assertIn("The refresh token was revoked", result.stdout)
+        revokes = self.issuer_log()["revokes"]
+        self.assertEqual(len(revokes), 1)
+        self.assertEqual(revokes[0]["json"], {"token": "rt-to-revoke", "token_type_hint": "refresh_token",
+                                              "client_id": CLIENT_ID})
+        self.assertEqual(revokes[0]["content_type"], "application/json")
+        self.assertFalse(os.path.exists(self.auth_json))
+        self.assertEqual(self.prop("AuthMethod"), "")
+
+    def test_logout_with_revoke_endpoint_down(self):
+        for spec, expect in (({"status": 500, "json": {"error": "server_error"}}, "HTTP 500"),
+                             ({"delay": 60, "status": 200}, "no answer within 10 seconds")):
+            with self.subTest(expect=expect):
+                self.write_auth_atomically(chatgpt_record(refresh="rt-x"))
+                proc = self.start_daemon()
+                self.fake_login({"revoke": spec})
+                start = time.monotonic()
+                details = self.call("Logout", timeout_ms=-1)[0]
+                took = time.monotonic() - start
+                print(f"logout with the revoke endpoint answering {spec}: {took:.2f} s")
+                self.assertLess(took, 11)
+                self.assertEqual(details["revocation"], "failed")
+                self.assertIn(expect, details["revocation-error"])
+                self.assertFalse(os.path.exists(self.auth_json))
+                self.assertEqual(self.prop("AuthMethod"), "")
+                self.stop_daemon(proc)
+
+    def test_logout_with_revocation_off_or_nothing_to_revoke(self):
+        self.write_config("revoke=false\n")
+        self.write_auth_atomically(chatgpt_record())
+        proc = self.start_daemon()
+        result = self.ctl("logout")
+        self.assertIn("Revocation is turned off", result.stdout)
+        self.stop_daemon(proc)
+        self.write_auth_atomically(apikey_record())
+        self.write_config("")
+        self.start_daemon()
+        self.assertEqual(self.call("Logout")[0]["revocation"], "none")
+        self.assertEqual(self.issuer_log()["revokes"], [])
+
+
+if __name__ == "__main__":
+    sys.exit(harness.main(sys.modules[__name__],
+                          [TestBrowserLogin, TestWorkspace, TestPendingLogin, TestTimeouts, TestDeviceCode,
+                           TestLogout]))
