@@ -22,6 +22,7 @@ from gi.repository import Gio, GLib  # noqa: E402
 
 import codex_cli  # noqa: E402
 import harness  # noqa: E402
+import test_login  # noqa: E402
 from harness import (BUS_NAME, INTERFACE, OBJECT_PATH, DaemonTestCase, apikey_record,  # noqa: E402
                      chatgpt_record, pump, wait_until)
 from keyring_helper import KeyringFixture, codex_attributes  # noqa: E402
@@ -140,6 +141,34 @@ class CliTestCase(KeyringFixture, DaemonTestCase):
         self.assertEqual(code, 0, text)
         self.assertIn("ChatGPT", text)
         self.result("login", "daemon", f"codex login status: {text[:40]}")
+
+    def test_daemon_chatgpt_signin_seen_by_cli(self):
+        # A browser sign-in through the daemon, against the fake issuer:
+        # the CLI reads the record it wrote as its own login, and its
+        # logout revokes the refresh token the daemon stored.
+        port = test_login.free_port()
+        conf_dir = os.path.join(self.tmp, "config", "codex-authd")
+        os.makedirs(conf_dir, exist_ok=True)
+        with open(os.path.join(conf_dir, "codex-authd.conf"), "a") as f:
+            f.write(f"[daemon]\nlogin-ports={port}\n")
+        self.env["CODEX_AUTHD_ISSUER"] = self.token_server.base
+        self.start_daemon()
+        login_id, url = self.call("StartChatGptLogin", GLib.Variant("(a{sv})", ({},)))
+        status, page, _ = test_login.browse(url)
+        self.assertEqual(status, 200, page)
+        wait_until(lambda: self.prop("Email") == "signed-in@example.com", timeout=10, what="the sign-in")
+        stored = self.stored()
+        code, text = self.cli_status()
+        self.assertEqual(code, 0, text)
+        self.assertIn("ChatGPT", text)
+        out = self.cli.logout()
+        self.assertEqual(out.returncode, 0, out.stderr)
+        revokes = self.token_server._control("/_control/login")["revokes"]
+        revoked = [r["json"].get("token") for r in revokes if r.get("json")]
+        self.assertIn(revoked, ([], [stored["tokens"]["refresh_token"]]))
+        wait_until(lambda: self.prop("AuthMethod") == "", timeout=5, what="the CLI's logout")
+        self.result("ChatGPT sign-in", "daemon",
+                    f"codex login status: {text[:40]}; CLI logout revoked {len(revoked)} token(s)")
 
     def test_cli_logout_seen_by_daemon(self):
         self.seed(apikey_record("sk-to-log-out"))
