@@ -212,6 +212,26 @@ check "token --refresh" as_user 'codex-authctl token --refresh > /dev/null'
 check "auth.json holds the rotated token" as_user 'grep -q "\"refresh_token\": *\"rt-rot-1\"" ~/.codex/auth.json'
 
 echo
+echo "== a ChatGPT sign-in and a revoking logout under the unit"
+lport=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+as_user "printf '[daemon]\ntoken-url=http://127.0.0.1:$port/oauth/token\nissuer=http://127.0.0.1:$port\nlogin-ports=$lport\n' > ~/.config/codex-authd/codex-authd.conf && systemctl --user restart codex-authd"
+as_user 'codex-authctl login' > "$work/login.out" 2>&1 &
+login_pid=$!
+for _ in $(seq 100); do grep -q 'oauth/authorize' "$work/login.out" 2>/dev/null && break; sleep 0.1; done
+url=$(grep -o 'http://127.0.0.1:[0-9]*/oauth/authorize?[^ ]*' "$work/login.out")
+# The scripted browser, on the host: the container shares its loopback.
+check "a browser on the host completes the sign-in" /usr/bin/python3 -c '
+import sys, urllib.request
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+sys.exit(0 if b"Signed in to Codex" in opener.open(sys.argv[1], timeout=20).read() else 1)' "$url"
+wait "$login_pid"
+cat "$work/login.out" | sed -n '/Waiting/,$p'
+check "codex-authctl login ends signed in" grep -q "Signed in as signed-in@example.com" "$work/login.out"
+check "auth.json holds the new account, mode 0600" \
+  as_user 'grep -q "\"account_id\": *\"acc-login\"" ~/.codex/auth.json && test "$(stat -c %a ~/.codex/auth.json)" = 600'
+check "logout revokes the refresh token" as_user 'codex-authctl logout | grep -q "refresh token was revoked"'
+
+echo
 echo "== the journal"
 in_container journalctl -q _SYSTEMD_USER_UNIT=codex-authd.service -o short > "$work/journal.txt"
 sed -n '1,40p' "$work/journal.txt"
@@ -221,7 +241,7 @@ in_container journalctl -q _SYSTEMD_USER_UNIT=codex-authd.service \
   MESSAGE_ID=d9e3976c689944b6a764fb53d0d1883b -o verbose > "$work/poisoned.txt"
 grep -E 'MESSAGE_ID|CODEX_AUTH_ERROR|PRIORITY|MESSAGE=' "$work/poisoned.txt" | head -8
 check "the poisoning carries its MESSAGE_ID and error code" grep -q 'CODEX_AUTH_ERROR=refresh_token_reused' "$work/poisoned.txt"
-check "no token in the journal" sh -c "! grep -qE 'sk-system|rt-rot-|rt-live|rt-dead' '$work/journal.txt'"
+check "no token in the journal" sh -c "! grep -qE 'sk-system|rt-rot-|rt-live|rt-dead|rt-login-|sk-from-exchange' '$work/journal.txt'"
 
 echo
 echo "== exposure"

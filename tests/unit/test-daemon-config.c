@@ -23,6 +23,8 @@ fixture_setup (Fixture *fx, gconstpointer data)
   fx->conf = g_build_filename (fx->dir, "codex-authd.conf", NULL);
   g_unsetenv ("CODEX_HOME");
   g_unsetenv ("CODEX_REFRESH_TOKEN_URL_OVERRIDE");
+  g_unsetenv ("CODEX_AUTHD_ISSUER");
+  g_unsetenv ("CODEX_REVOKE_TOKEN_URL_OVERRIDE");
 }
 
 static void
@@ -61,6 +63,62 @@ test_defaults (Fixture *fx, gconstpointer data)
   g_assert_cmpint (s.request_timeout, ==, DAEMON_DEFAULT_REQUEST_TIMEOUT);
   g_assert_cmpint (s.idle_timeout, ==, DAEMON_DEFAULT_IDLE_TIMEOUT);
   g_assert_cmpstr (s.config_path, ==, fx->conf);
+  g_assert_cmpstr (s.issuer, ==, "https://auth.openai.com");
+  g_assert_cmpstr (s.revoke_url, ==, "https://auth.openai.com/oauth/revoke");
+  g_assert_true (s.revoke);
+  g_assert_null (s.workspaces);
+  g_assert_cmpuint (s.n_login_ports, ==, 0);
+  g_assert_cmpint (s.browser_login_timeout, ==, 600);
+  g_assert_cmpint (s.device_login_timeout, ==, 900);
+}
+
+/* The sign-in settings: the issuer and the revoke URL from each place,
+ * the revoke URL beside a configured token URL, the lists. */
+static void
+test_login_settings (Fixture *fx, gconstpointer data)
+{
+  DaemonOptions options = { .config_path = fx->conf };
+  g_autoptr(GError) error = NULL;
+
+  g_setenv ("CODEX_AUTHD_ISSUER", "http://127.0.0.1:9/env-issuer", TRUE);
+  {
+    g_auto(DaemonSettings) s = { 0 };
+    g_assert_true (daemon_settings_resolve (&s, &options, &error));
+    g_assert_cmpstr (s.issuer, ==, "http://127.0.0.1:9/env-issuer");
+    g_assert_cmpstr (s.revoke_url, ==, "http://127.0.0.1:9/env-issuer/oauth/revoke");
+  }
+  /* Beside the token URL, as the Codex CLI derives it. */
+  g_setenv ("CODEX_REFRESH_TOKEN_URL_OVERRIDE", "http://127.0.0.1:8/custom/token?x=1", TRUE);
+  {
+    g_auto(DaemonSettings) s = { 0 };
+    g_assert_true (daemon_settings_resolve (&s, &options, &error));
+    g_assert_cmpstr (s.revoke_url, ==, "http://127.0.0.1:8/oauth/revoke");
+  }
+  g_setenv ("CODEX_REVOKE_TOKEN_URL_OVERRIDE", "http://127.0.0.1:7/env-revoke", TRUE);
+  write_conf (fx, "[daemon]\nissuer=https://issuer.example\nrevoke=false\nallowed-workspaces=ws-1, ws-2\n"
+                  "login-ports=2000,2002;2004\nbrowser-login-timeout=60\ndevice-login-timeout=30\n");
+  {
+    g_auto(DaemonSettings) s = { 0 };
+    g_assert_true (daemon_settings_resolve (&s, &options, &error));
+    g_assert_no_error (error);
+    g_assert_cmpstr (s.issuer, ==, "https://issuer.example");
+    g_assert_cmpstr (s.revoke_url, ==, "http://127.0.0.1:7/env-revoke");
+    g_assert_false (s.revoke);
+    g_assert_cmpuint (g_strv_length (s.workspaces), ==, 2);
+    g_assert_cmpstr (s.workspaces[1], ==, "ws-2");
+    g_assert_cmpuint (s.n_login_ports, ==, 3);
+    g_assert_cmpuint (s.login_ports[2], ==, 2004);
+    g_assert_cmpint (s.browser_login_timeout, ==, 60);
+    g_assert_cmpint (s.device_login_timeout, ==, 30);
+  }
+  options.issuer = "http://localhost:6";
+  options.revoke_url = "https://revoke.example/r";
+  {
+    g_auto(DaemonSettings) s = { 0 };
+    g_assert_true (daemon_settings_resolve (&s, &options, &error));
+    g_assert_cmpstr (s.issuer, ==, "http://localhost:6");
+    g_assert_cmpstr (s.revoke_url, ==, "https://revoke.example/r");
+  }
 }
 
 static void
@@ -148,6 +206,13 @@ test_errors (Fixture *fx, gconstpointer data)
     { "[daemon]\nrequest-timeout=0\n", NULL, NULL, NULL, "from 1 to 600" },
     { "[daemon]\nidle-timeout=-1\n", NULL, NULL, NULL, "from 0 to 86400" },
     { "not a key file", NULL, NULL, NULL, "codex-authd.conf" },
+    { "[daemon]\nissuer=http://example.com\n", NULL, NULL, NULL, "only https://, or http:// to a loopback" },
+    { "[daemon]\nrevoke-url=ftp://x\n", NULL, NULL, NULL, "revoke-url" },
+    { "[daemon]\nrevoke=maybe\n", NULL, NULL, NULL, "revoke must be true or false" },
+    { "[daemon]\nlogin-ports=0\n", NULL, NULL, NULL, "login-ports must be" },
+    { "[daemon]\nlogin-ports=1,2,3,4,5,6,7,8,9\n", NULL, NULL, NULL, "login-ports must be" },
+    { "[daemon]\nallowed-workspaces=,\n", NULL, NULL, NULL, "allowed-workspaces is empty" },
+    { "[daemon]\ndevice-login-timeout=5\n", NULL, NULL, NULL, "from 10 to 3600" },
     { NULL, "cloud", NULL, NULL, "--store: store must be" },
     { NULL, NULL, "601", NULL, "--request-timeout must be" },
     { NULL, NULL, NULL, "soon", "--idle-timeout must be" },
@@ -183,6 +248,7 @@ main (int argc, char **argv)
   g_test_add ("/config/precedence", Fixture, NULL, fixture_setup, test_precedence, fixture_teardown);
   g_test_add ("/config/relative-codex-home", Fixture, NULL, fixture_setup, test_relative_codex_home,
               fixture_teardown);
+  g_test_add ("/config/login-settings", Fixture, NULL, fixture_setup, test_login_settings, fixture_teardown);
   g_test_add ("/config/errors", Fixture, NULL, fixture_setup, test_errors, fixture_teardown);
 
   return g_test_run ();
