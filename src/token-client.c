@@ -457,7 +457,8 @@ finish_response (GTask *task)
   reply->status = soup_message_get_status (d->msg);
   reply->body_len = d->body->len;
   reply->body = g_malloc (d->body->len + 1);
-  memcpy (reply->body, d->body->data, d->body->len);
+  if (d->body->len > 0)
+    memcpy (reply->body, d->body->data, d->body->len);
   reply->body[d->body->len] = '\0';
   reply->retry_after = g_strdup (soup_message_headers_get_one (headers, "Retry-After"));
   return_reply (task, reply);
