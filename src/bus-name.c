@@ -170,7 +170,12 @@ bus_name_new (sd_bus *bus, const char *name, gboolean replace, int idle_timeout_
   self->quit = quit_func;
   self->user_data = user_data;
   if (idle_timeout_seconds > 0)
-    schedule_idle_check (self, G_USEC_PER_SEC);
+    {
+      g_message ("Idle exit after %d s without calls", idle_timeout_seconds);
+      schedule_idle_check (self, G_USEC_PER_SEC);
+    }
+  else
+    g_message ("Idle exit off: no idle timer; the service stays until the session ends");
   return self;
 }
 

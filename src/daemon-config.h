@@ -12,7 +12,7 @@
  *   codex-home=/path
  *   token-url=https://...
  *   request-timeout=30        (seconds, 1 to 600)
- *   idle-timeout=120          (seconds, 0 to 86400; 0: never)
+ *   idle-timeout=0            (seconds, 0 to 86400; 0, the default: never)
  *   issuer=https://...        (ChatGPT sign-in: authorize, token, device endpoints)
  *   revoke-url=https://...    (where logout revokes the tokens)
  *   revoke=true|false         (false: logout only removes the credentials)
@@ -26,7 +26,10 @@
  * CODEX_REVOKE_TOKEN_URL_OVERRIDE), then the defaults. */
 
 #define DAEMON_DEFAULT_REQUEST_TIMEOUT 30
-#define DAEMON_DEFAULT_IDLE_TIMEOUT 120
+/* The daemon stays for the session: a client that only listens for
+ * PropertiesChanged must see every change after the first activation.
+ * Idle exit is opt-in. */
+#define DAEMON_DEFAULT_IDLE_TIMEOUT 0
 
 typedef struct {
   gboolean has_store;

@@ -123,7 +123,7 @@ parse_command_line (int *argc, char ***argv, DaemonOptions *options, gboolean *r
     { "request-timeout", 0, 0, G_OPTION_ARG_STRING, &request_timeout,
       "Seconds a token request may take, connecting included (default 30)", "SECONDS" },
     { "idle-timeout", 0, 0, G_OPTION_ARG_STRING, &idle_timeout,
-      "Exit after this many seconds without calls (default 120; 0: never)", "SECONDS" },
+      "Exit after this many seconds without calls (default 0: never; the service stays for the session)", "SECONDS" },
     { "no-idle-exit", 0, 0, G_OPTION_ARG_NONE, &no_idle_exit, "Never exit when idle (development)", NULL },
     { "store", 0, 0, G_OPTION_ARG_STRING, &store,
       "Where the credentials are: auto (default), secret-service or file", "STORE" },

@@ -19,11 +19,12 @@ IDLE = 2
 
 class TestIdle(DaemonTestCase):
 
-    def activatable_bus(self, *extra):
+    def activatable_bus(self, *extra, idle=IDLE):
         env = {k: self.env[k] for k in ("HOME", "CODEX_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME",
                                         "XDG_RUNTIME_DIR", "CODEX_REFRESH_TOKEN_URL_OVERRIDE")}
         self.activation_log = os.path.join(self.tmp, "activated.log")
-        command = f"{self.binary} -v --store file --idle-timeout {IDLE} {' '.join(extra)} 2>>{self.activation_log}"
+        idle_option = f"--idle-timeout {idle}" if idle is not None else ""
+        command = f"{self.binary} -v --store file {idle_option} {' '.join(extra)} 2>>{self.activation_log}"
         bus = PrivateBus(activatable={BUS_NAME: (command, env)})
         self.addCleanup(bus.stop)
         return bus, bus.connect()
@@ -62,6 +63,40 @@ class TestIdle(DaemonTestCase):
             self.assertNotIn("AddressSanitizer", log)
         finally:
             conn.close_sync(None)
+
+    def test_default_stays_for_the_session(self):
+        # The shipped unit and activation file start it with the defaults:
+        # no idle timer. A client that only listens, after the call that
+        # started the daemon, sees a login made long after.
+        data = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "data")
+        for name in ("codex-authd.service", "org.codex.Auth1.service"):
+            with open(os.path.join(data, name)) as f:
+                self.assertNotIn("idle-timeout", f.read(), name)
+        bus, conn = self.activatable_bus(idle=None)
+        other = bus.connect()
+        seen = []
+        sub = conn.signal_subscribe(None, "org.freedesktop.DBus.Properties", "PropertiesChanged", OBJECT_PATH,
+                                    None, 0, lambda *a: seen.append(a[-1].unpack()[1]))
+        try:
+            self.assertEqual(self.status(conn, False, False), ("", "", True))
+            with open(self.activation_log) as f:
+                log = f.read()
+            self.assertIn("Idle exit off: no idle timer", log)
+            # Longer than the idle timeout of the other tests, with no call.
+            harness.pump(IDLE + 3)
+            self.assertTrue(self.owned(other))
+            other.call_sync(BUS_NAME, OBJECT_PATH, INTERFACE, "LoginWithApiKey", GLib.Variant("(s)", ("sk-late",)),
+                            None, 0, 10000, None)
+            wait_until(lambda: any(c.get("AuthMethod") == "apikey" for c in seen), timeout=5,
+                       what="the listener to see the login")
+            with open(self.activation_log) as f:
+                log = f.read()
+            self.assertEqual(log.count("Serving org.codex.Auth1"), 1)
+            self.assertNotIn("No activity for", log)
+        finally:
+            conn.signal_unsubscribe(sub)
+            conn.close_sync(None)
+            other.close_sync(None)
 
     def test_calls_keep_it_alive(self):
         self.write_auth_atomically(apikey_record("sk-busy"))

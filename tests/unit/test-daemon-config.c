@@ -61,7 +61,7 @@ test_defaults (Fixture *fx, gconstpointer data)
   g_assert_cmpstr (s.codex_home, ==, home);
   g_assert_cmpstr (s.token_url, ==, TOKEN_DEFAULT_URL);
   g_assert_cmpint (s.request_timeout, ==, DAEMON_DEFAULT_REQUEST_TIMEOUT);
-  g_assert_cmpint (s.idle_timeout, ==, DAEMON_DEFAULT_IDLE_TIMEOUT);
+  g_assert_cmpint (s.idle_timeout, ==, 0);
   g_assert_cmpstr (s.config_path, ==, fx->conf);
   g_assert_cmpstr (s.issuer, ==, "https://auth.openai.com");
   g_assert_cmpstr (s.revoke_url, ==, "https://auth.openai.com/oauth/revoke");
