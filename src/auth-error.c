@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <gio/gio.h>
+
 #include "auth-error.h"
 
-G_DEFINE_QUARK (codex-auth-error-quark, codex_auth_error)
 
 #define NAME(suffix) CODEX_AUTH_INTERFACE ".Error." suffix
 
@@ -34,7 +35,30 @@ static const CodexAuthErrorInfo error_table[] = {
     CODEX_AUTHCTL_EXIT_ERROR },
   { CODEX_AUTH_ERROR_NO_SUCH_LOGIN, NAME ("NoSuchLogin"),
     "No sign-in with this id is pending (it ended, or another one replaced it)", CODEX_AUTHCTL_EXIT_ERROR },
+  { CODEX_AUTH_ERROR_LOGIN_REQUIRED, NAME ("LoginRequired"),
+    "The credentials failed for good: log in again", CODEX_AUTHCTL_EXIT_RELOGIN, TRUE },
 };
+
+/* Registered as a D-Bus error domain: GDBus clients (the client library)
+ * get these codes for the names. */
+GQuark
+codex_auth_error_quark (void)
+{
+  static gsize quark = 0;
+
+  if (g_once_init_enter (&quark))
+    {
+      static GDBusErrorEntry entries[G_N_ELEMENTS (error_table)];
+      static gsize registered = 0;
+
+      for (guint i = 0; i < G_N_ELEMENTS (error_table); i++)
+        entries[i] = (GDBusErrorEntry) { error_table[i].code, error_table[i].name };
+      g_dbus_error_register_error_domain ("codex-auth-error-quark", &registered, entries,
+                                          G_N_ELEMENTS (entries));
+      g_once_init_leave (&quark, registered);
+    }
+  return (GQuark) quark;
+}
 
 const CodexAuthErrorInfo *
 codex_auth_error_table (guint *n_out)

@@ -10,22 +10,13 @@
  * one place through this table, and codex-authctl reads D-Bus errors back
  * through it. Bad arguments are the standard
  * org.freedesktop.DBus.Error.InvalidArgs, raised at the D-Bus edge. */
-#define CODEX_AUTH_ERROR (codex_auth_error_quark ())
-
-typedef enum {
-  CODEX_AUTH_ERROR_FAILED,
-  CODEX_AUTH_ERROR_NOT_LOGGED_IN,
-  CODEX_AUTH_ERROR_STORE_UNAVAILABLE,
-  CODEX_AUTH_ERROR_STORE_LOCKED,
-  CODEX_AUTH_ERROR_STORE_ERROR,
-  CODEX_AUTH_ERROR_ACCESS_DENIED,
-  CODEX_AUTH_ERROR_NOT_SUPPORTED,
-  CODEX_AUTH_ERROR_LOGIN_FAILED,
-  CODEX_AUTH_ERROR_DEVICE_LOGIN_DISABLED,
-  CODEX_AUTH_ERROR_NO_SUCH_LOGIN,
-} CodexAuthError;
-
-GQuark codex_auth_error_quark (void);
+/* The codes (CodexAuthError, CODEX_AUTH_ERROR) are the client library's
+ * public ones: one list for the service and its clients. The quark is
+ * registered as a D-Bus error domain with the names of the table. */
+#ifndef CODEX_AUTH_COMPILATION
+#define CODEX_AUTH_COMPILATION
+#endif
+#include "libcodex-auth/codex-auth-error.h"
 
 /* codex-authctl's exit statuses (documented in its --help, its man page
  * and the README). */
