@@ -36,7 +36,7 @@ rpmbuild -bb "${rpm_nodeps[@]}" --nocheck \
   --define "_topdir $work/rpm" \
   --define "debug_package %{nil}" \
   "$work/spec/packaging/codex-authd.spec"
-cp "$work"/rpm/RPMS/*/codex-authd-*.rpm "$out/"
+cp "$work"/rpm/RPMS/*/codex-authd-*.rpm "$out/"   # the daemon and library, and -devel
 if [ -f /etc/debian_version ]; then
   echo "Note: the RPM built here is a smoke test of the spec (Debian's rpmbuild: no Fedora"
   echo "compiler flags, dependencies not checked, empty systemd scriptlets); build it on"
@@ -48,9 +48,10 @@ cp -a "$tree/packaging/debian" "$tree/debian"
 (cd "$tree" && DEB_BUILD_OPTIONS="nocheck ${DEB_BUILD_OPTIONS:-}" dpkg-buildpackage -us -uc -b)
 # Everything the .changes lists (the debug symbols package included), so
 # that lintian and dput can process it.
-cp "$work"/codex-authd_"$version"_*.deb "$work"/codex-authd_"$version"_*.changes \
+# The daemon's package, the library's three, and their debug symbols.
+cp "$work"/*_"$version"_*.deb "$work"/codex-authd_"$version"_*.changes \
    "$work"/codex-authd_"$version"_*.buildinfo "$out/"
-cp "$work"/codex-authd-dbgsym_"$version"_*.*deb "$out/" 2>/dev/null || true
+cp "$work"/*-dbgsym_"$version"_*.ddeb "$out/" 2>/dev/null || true
 
 echo "Built:"
 ls -1 "$out"

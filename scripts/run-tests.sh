@@ -11,9 +11,10 @@ scripts/install-deps.sh test
 
 builddir=${BUILDDIR:-build-tests}
 if [ -f "$builddir/build.ninja" ]; then
-  meson setup --reconfigure "$builddir" -Db_sanitize=address,undefined -Dwerror=true -Dbuildtype=debug
+  meson setup --reconfigure "$builddir" -Db_sanitize=address,undefined -Dwerror=true -Dbuildtype=debug \
+    -Dexamples=true
 else
-  meson setup "$builddir" -Db_sanitize=address,undefined -Dwerror=true -Dbuildtype=debug
+  meson setup "$builddir" -Db_sanitize=address,undefined -Dwerror=true -Dbuildtype=debug -Dexamples=true
 fi
 meson compile -C "$builddir"
 # The real Codex CLI for the interoperability tests (skipped without it).

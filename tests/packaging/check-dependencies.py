@@ -51,7 +51,9 @@ def debian(text):
 
 def rpm(text):
     build = set(re.findall(r"^BuildRequires:\s*(\S+)", text, re.M))
-    requires = set(re.findall(r"^Requires:\s*(\S+)", text, re.M))
+    # The main package's Requires (the -devel package requires the main one).
+    preamble = text.split("\n%description", 1)[0]
+    requires = set(re.findall(r"^Requires:\s*(\S+)", preamble, re.M))
     return build, requires
 
 
