@@ -236,6 +236,8 @@ echo "== the journal"
 in_container journalctl -q _SYSTEMD_USER_UNIT=codex-authd.service -o short > "$work/journal.txt"
 sed -n '1,40p' "$work/journal.txt"
 check "no dconf lines" sh -c "! grep -q dconf '$work/journal.txt'"
+check "the shipped unit arms no idle timer (it stays for the session)" \
+  grep -q 'Idle exit off: no idle timer' "$work/journal.txt"
 check "no 'Read-only file system' lines" sh -c "! grep -q 'Read-only file system' '$work/journal.txt'"
 in_container journalctl -q _SYSTEMD_USER_UNIT=codex-authd.service \
   MESSAGE_ID=d9e3976c689944b6a764fb53d0d1883b -o verbose > "$work/poisoned.txt"
