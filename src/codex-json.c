@@ -116,6 +116,39 @@ check_depth (const char *data, gsize len, GError **error)
   return TRUE;
 }
 
+/* json-glib's scanner takes escapes JSON does not have (an octal "\\222")
+ * and can make strings that are not UTF-8 of them: such a document would
+ * be written back as one that no JSON parser reads. The depth is bounded
+ * by check_depth(). */
+static gboolean
+node_is_utf8 (JsonNode *node)
+{
+  if (JSON_NODE_HOLDS_OBJECT (node))
+    {
+      JsonObjectIter iter;
+      const char *name;
+      JsonNode *member;
+
+      json_object_iter_init (&iter, json_node_get_object (node));
+      while (json_object_iter_next (&iter, &name, &member))
+        if (!g_utf8_validate (name, -1, NULL) || !node_is_utf8 (member))
+          return FALSE;
+      return TRUE;
+    }
+  if (JSON_NODE_HOLDS_ARRAY (node))
+    {
+      JsonArray *array = json_node_get_array (node);
+
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        if (!node_is_utf8 (json_array_get_element (array, i)))
+          return FALSE;
+      return TRUE;
+    }
+  if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
+    return g_utf8_validate (json_node_get_string (node), -1, NULL);
+  return TRUE;
+}
+
 JsonParser *
 codex_json_parse (const char *data, gsize len, GError **error)
 {
@@ -131,5 +164,11 @@ codex_json_parse (const char *data, gsize len, GError **error)
   parser = json_parser_new ();
   if (!json_parser_load_from_data (parser, data, (gssize) len, error))
     return NULL;
+  if (json_parser_get_root (parser) != NULL && !node_is_utf8 (json_parser_get_root (parser)))
+    {
+      g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA,
+                           "a string escape that JSON does not have");
+      return NULL;
+    }
   return g_steal_pointer (&parser);
 }

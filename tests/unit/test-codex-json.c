@@ -50,6 +50,18 @@ test_strings_do_not_count (void)
   g_assert_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA);
 }
 
+/* An escape JSON does not have, which json-glib's scanner takes as octal:
+ * the string would not be UTF-8, and a record holding it would be written
+ * back as a document nothing reads (found by fuzz-auth-record). */
+static void
+test_non_json_escapes_are_refused (void)
+{
+  g_assert_false (parses ("{\"k\": \"\\222\"}"));
+  g_assert_false (parses ("{\"k\\222\": 1}"));
+  g_assert_false (parses ("[[\"ok\", \"\\377\"]]"));
+  g_assert_true (parses ("{\"k\": \"\\u00e9 \\n \\\\ \\/\"}"));
+}
+
 static void
 test_wipe_all_strings (void)
 {
@@ -78,6 +90,7 @@ main (int argc, char **argv)
   g_test_add_func ("/codex-json/depth-bound", test_depth_bound);
   g_test_add_func ("/codex-json/strings-do-not-count", test_strings_do_not_count);
   g_test_add_func ("/codex-json/wipe-all-strings", test_wipe_all_strings);
+  g_test_add_func ("/codex-json/non-json-escapes-are-refused", test_non_json_escapes_are_refused);
 
   return g_test_run ();
 }
