@@ -629,6 +629,24 @@ cmd_login_import (const char *path)
 }
 
 
+/* The default event loop with the bus attached, SIGINT and SIGTERM blocked
+ * so that the loop can take them as events. */
+static int
+attach_event_loop (sd_bus *bus, sd_event **event)
+{
+  sigset_t mask;
+  int r;
+
+  sigemptyset (&mask);
+  sigaddset (&mask, SIGINT);
+  sigaddset (&mask, SIGTERM);
+  sigprocmask (SIG_BLOCK, &mask, NULL);
+  r = sd_event_default (event);
+  if (r >= 0)
+    r = sd_bus_attach_event (bus, *event, 0);
+  return r;
+}
+
 /* ---- ChatGPT sign-in --------------------------------------------------- */
 
 typedef struct {
@@ -717,19 +735,12 @@ cmd_login_chatgpt (gboolean device_code, gboolean no_browser)
   g_autofree char *login_id = NULL;
   sd_event *event = NULL;
   SignIn s = { .status = -1 };
-  sigset_t mask;
   int r;
 
   if (bus == NULL)
     return EXIT_ERROR;
   s.bus = bus;
-  sigemptyset (&mask);
-  sigaddset (&mask, SIGINT);
-  sigaddset (&mask, SIGTERM);
-  sigprocmask (SIG_BLOCK, &mask, NULL);
-  r = sd_event_default (&event);
-  if (r >= 0)
-    r = sd_bus_attach_event (bus, event, 0);
+  r = attach_event_loop (bus, &event);
   /* Subscribed before the start, so that no end can be missed. */
   if (r >= 0)
     r = sd_bus_match_signal (bus, NULL, NULL, CODEX_AUTH_OBJECT_PATH, CODEX_AUTH_INTERFACE, "LoginCompleted",
@@ -902,23 +913,15 @@ cmd_monitor (void)
 {
   g_autoptr(sd_bus) bus = open_bus ();
   sd_event *event = NULL;
-  sigset_t mask;
   int r, status;
 
   if (bus == NULL)
     return EXIT_ERROR;
-  sigemptyset (&mask);
-  sigaddset (&mask, SIGINT);
-  sigaddset (&mask, SIGTERM);
-  sigprocmask (SIG_BLOCK, &mask, NULL);
-
-  r = sd_event_default (&event);
+  r = attach_event_loop (bus, &event);
   if (r >= 0)
     r = sd_event_add_signal (event, NULL, SIGINT, on_exit_signal, NULL);
   if (r >= 0)
     r = sd_event_add_signal (event, NULL, SIGTERM, on_exit_signal, NULL);
-  if (r >= 0)
-    r = sd_bus_attach_event (bus, event, 0);
   if (r >= 0)
     r = sd_bus_match_signal (bus, NULL, CODEX_AUTH_BUS_NAME, CODEX_AUTH_OBJECT_PATH,
                              "org.freedesktop.DBus.Properties", "PropertiesChanged",

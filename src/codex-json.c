@@ -79,6 +79,32 @@ codex_json_wipe_all_strings (JsonNode *node)
     }
 }
 
+char *
+codex_json_string_object (const char *first_name, ...)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+  const char *name;
+  char *out;
+  va_list ap;
+
+  json_builder_begin_object (b);
+  va_start (ap, first_name);
+  for (name = first_name; name != NULL; name = va_arg (ap, const char *))
+    {
+      json_builder_set_member_name (b, name);
+      json_builder_add_string_value (b, va_arg (ap, const char *));
+    }
+  va_end (ap);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  out = json_generator_to_data (gen, NULL);
+  codex_json_wipe_all_strings (root);
+  return out;
+}
+
 /* Counts the nesting of arrays and objects without parsing: brackets
  * inside strings do not count. */
 static gboolean

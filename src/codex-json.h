@@ -17,6 +17,11 @@ void codex_json_wipe_string_member (JsonObject *object, const char *name);
  * values are json-glib's own buffers, shared by every copy of the node. */
 void codex_json_wipe_all_strings (JsonNode *node);
 
+/* A JSON object of string members given as name, value pairs ending with
+ * NULL, such as a request body: the builder's copies of the values are
+ * wiped; free the result with codex_secret_free(). */
+char *codex_json_string_object (const char *first_name, ...) G_GNUC_NULL_TERMINATED;
+
 /* How deep untrusted JSON may nest. json-glib's parser recurses once per
  * level and overflows the stack long before the size limits (about
  * 100,000 levels fit in 200 KB); the Codex documents nest 3 levels. */

@@ -48,6 +48,7 @@ typedef struct {
 
   /* Between the code exchange and the store. */
   LoginTokens tokens;
+  AuthRecord *record; /* from the tokens, without an API key */
 } Login;
 
 struct _LoginManager {
@@ -107,6 +108,7 @@ login_unref (gpointer data)
   login_device_code_clear (&login->device);
   g_free (login->verification_url);
   login_tokens_clear (&login->tokens);
+  g_clear_pointer (&login->record, auth_record_unref);
   g_free (login);
 }
 
@@ -454,8 +456,7 @@ api_key_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   LoginManager *self = login->manager;
   g_autoptr(HttpReply) reply = token_client_request_finish (self->http, result);
   g_autoptr(CodexSecret) key = NULL;
-  g_autoptr(AuthRecord) record = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(AuthRecord) with_key = NULL;
 
   op_end (self);
   if (!login->ended)
@@ -464,13 +465,9 @@ api_key_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       if (key == NULL)
         g_message ("Sign-in %s: no API key from the token exchange (HTTP %u); OPENAI_API_KEY stays null",
                    login->id, reply->status);
-      record = record_from_tokens (login, key, &error);
-      if (record == NULL)
-        record = record_from_tokens (login, NULL, NULL);
-      if (record != NULL)
-        store_record (login, record);
       else
-        login_fail (login, LOGIN_ERROR_EXCHANGE_FAILED, "The sign-in server's answer cannot be read.");
+        with_key = record_from_tokens (login, key, NULL);
+      store_record (login, with_key != NULL ? with_key : login->record);
     }
   login_unref (login);
 }
@@ -489,19 +486,11 @@ exchange_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   op_end (self);
   if (login->ended)
     goto out;
-  if (reply->status == 0)
-    {
-      message = g_strdup_printf ("%s failed: %s. Start the sign-in again.", what,
-                                 reply->timed_out ? "the sign-in server did not answer in time"
-                                                  : reply->error_message);
-      login_fail (login, LOGIN_ERROR_EXCHANGE_FAILED, message);
-      goto out;
-    }
-  if (reply->too_large ||
+  if (http_reply_failure (reply) != NULL ||
       !login_parse_code_exchange (reply->status, reply->body, reply->body_len, &login->tokens, &error))
     {
       message = g_strdup_printf ("%s failed: %s. Start the sign-in again.", what,
-                                 error != NULL ? error->message : "the answer is too large");
+                                 error != NULL ? error->message : http_reply_failure (reply));
       login_fail (login, LOGIN_ERROR_EXCHANGE_FAILED, message);
       goto out;
     }
@@ -520,6 +509,7 @@ exchange_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (login->kind == LOGIN_KIND_BROWSER)
     {
       /* Best-effort, as `codex login` does: the id_token for an API key. */
+      login->record = g_steal_pointer (&record);
       g_autofree char *url = login_issuer_endpoint (self->settings.issuer, "/oauth/token");
 
       op_begin (self);
@@ -781,11 +771,10 @@ poll_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   op_end (self);
   if (login->ended)
     goto out;
-  if (reply->status == 0 || reply->too_large)
+  if (http_reply_failure (reply) != NULL)
     {
       /* The network, not the sign-in, failed: ask again at the next turn. */
-      g_message ("Sign-in %s: polling failed (%s); trying again", login->id,
-                 reply->timed_out ? "no answer in time" : reply->error_message != NULL ? reply->error_message : "too large");
+      g_message ("Sign-in %s: polling failed (%s); trying again", login->id, http_reply_failure (reply));
       schedule_poll (login);
       goto out;
     }
@@ -841,12 +830,10 @@ usercode_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   op_end (self);
   if (login->ended)
     goto out;
-  if (reply->status == 0 || reply->too_large)
+  if (http_reply_failure (reply) != NULL)
     {
       g_autofree char *message = g_strdup_printf ("Could not reach the sign-in server: %s. Try again later.",
-                                                  reply->timed_out ? "no answer in time"
-                                                  : reply->error_message != NULL ? reply->error_message
-                                                                                 : "the answer is too large");
+                                                  http_reply_failure (reply));
       login_fail (login, LOGIN_ERROR_FAILED, message);
       goto out;
     }
@@ -923,26 +910,44 @@ login_manager_is_busy (LoginManager *self)
 
 /* ---- revocation and logout --------------------------------------------- */
 
+typedef struct {
+  const char *hint;    /* a static string */
+  CodexSecret *token;  /* to keep it out of the error message */
+} RevokeData;
+
+static void
+revoke_data_free (gpointer user_data)
+{
+  RevokeData *data = user_data;
+
+  codex_secret_free (data->token);
+  g_free (data);
+}
+
 static void
 revoke_request_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GTask *task = user_data;
   LoginManager *self = g_task_get_source_object (task);
   g_autoptr(HttpReply) reply = token_client_request_finish (self->http, result);
-  const char *hint = g_task_get_task_data (task);
+  RevokeData *data = g_task_get_task_data (task);
+  const char *failure = http_reply_failure (reply);
 
-  if (reply->status >= 200 && reply->status < 300)
+  if (failure == NULL && reply->status >= 200 && reply->status < 300)
     g_task_return_boolean (task, TRUE);
-  else if (reply->status != 0)
+  else if (failure == NULL)
     {
       g_autofree char *detail = login_error_detail (reply->body, reply->body_len);
+
+      /* An endpoint that quotes the request would put the token in the
+       * message, which is logged and returned. */
+      login_scrub (detail, data->token);
       g_task_return_new_error (task, LOGIN_ERROR, LOGIN_ERROR_FAILED, "failed to revoke %s: HTTP %u: %s",
-                               hint, reply->status, detail);
+                               data->hint, reply->status, detail);
     }
   else
-    g_task_return_new_error (task, LOGIN_ERROR, LOGIN_ERROR_FAILED, "failed to revoke %s: %s", hint,
-                             reply->timed_out ? "no answer within 10 seconds"
-                             : reply->cancelled ? "cancelled" : reply->error_message);
+    g_task_return_new_error (task, LOGIN_ERROR, LOGIN_ERROR_FAILED, "failed to revoke %s: %s", data->hint,
+                             reply->timed_out ? "no answer within 10 seconds" : failure);
   g_object_unref (task);
 }
 
@@ -953,8 +958,11 @@ revoke_async (LoginManager *self, const char *token, const char *hint, GCancella
               GAsyncReadyCallback callback, gpointer user_data)
 {
   GTask *task = g_task_new (self, NULL, callback, user_data);
+  RevokeData *data = g_new0 (RevokeData, 1);
 
-  g_task_set_task_data (task, (gpointer) hint, NULL); /* a static string */
+  data->hint = hint;
+  data->token = codex_secret_dup (token);
+  g_task_set_task_data (task, data, revoke_data_free);
   token_client_request_async (self->http, "POST", self->settings.revoke_url, "application/json",
                               login_revoke_body (token, hint, self->settings.client_id),
                               LOGIN_REVOKE_TIMEOUT_SECONDS, cancellable, revoke_request_done_cb, task);

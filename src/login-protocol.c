@@ -191,58 +191,24 @@ login_api_key_exchange_body (const char *client_id, const char *id_token)
   return secret_from_gstring (s);
 }
 
-/* A JSON object of string members (name, value, ..., NULL), wiped after. */
-static CodexSecret *
-json_object_body (const char *first_name, ...)
-{
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autoptr(JsonGenerator) gen = json_generator_new ();
-  g_autoptr(JsonNode) root = NULL;
-  const char *name;
-  CodexSecret *out;
-  va_list ap;
-
-  json_builder_begin_object (b);
-  va_start (ap, first_name);
-  for (name = first_name; name != NULL; name = va_arg (ap, const char *))
-    {
-      json_builder_set_member_name (b, name);
-      json_builder_add_string_value (b, va_arg (ap, const char *));
-    }
-  va_end (ap);
-  json_builder_end_object (b);
-  root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  out = json_generator_to_data (gen, NULL);
-  /* The builder's copies of the values. */
-  {
-    JsonObject *obj = json_node_get_object (root);
-    g_autoptr(GList) members = json_object_get_members (obj);
-
-    for (GList *l = members; l != NULL; l = l->next)
-      codex_json_wipe_string_member (obj, l->data);
-  }
-  return out;
-}
-
 char *
 login_device_usercode_body (const char *client_id)
 {
-  return json_object_body ("client_id", client_id, NULL);
+  return codex_json_string_object ("client_id", client_id, NULL);
 }
 
 CodexSecret *
 login_device_token_body (const char *device_auth_id, const char *user_code)
 {
-  return json_object_body ("device_auth_id", device_auth_id, "user_code", user_code, NULL);
+  return codex_json_string_object ("device_auth_id", device_auth_id, "user_code", user_code, NULL);
 }
 
 CodexSecret *
 login_revoke_body (const char *token, const char *hint, const char *client_id)
 {
   if (g_strcmp0 (hint, "refresh_token") == 0)
-    return json_object_body ("token", token, "token_type_hint", hint, "client_id", client_id, NULL);
-  return json_object_body ("token", token, "token_type_hint", hint, NULL);
+    return codex_json_string_object ("token", token, "token_type_hint", hint, "client_id", client_id, NULL);
+  return codex_json_string_object ("token", token, "token_type_hint", hint, NULL);
 }
 
 /* ---- answers ----------------------------------------------------------- */
@@ -317,6 +283,18 @@ login_error_detail (const char *body, gsize len)
     }
   raw = body != NULL ? printable (body, len) : NULL;
   return raw != NULL ? raw : g_strdup ("unknown error");
+}
+
+void
+login_scrub (char *text, const char *secret)
+{
+  gsize n = secret != NULL ? strlen (secret) : 0;
+  char *hit;
+
+  if (text == NULL || n == 0)
+    return;
+  while ((hit = strstr (text, secret)) != NULL)
+    memset (hit, '*', n);
 }
 
 void

@@ -70,6 +70,10 @@ CodexSecret *login_revoke_body (const char *token, const char *hint, const char 
  * body itself (printable ASCII, at most 200 bytes); else "unknown error". */
 char *login_error_detail (const char *body, gsize len);
 
+/* Overwrites every occurrence of @secret (NULL or empty: none) in @text
+ * with '*'. */
+void login_scrub (char *text, const char *secret);
+
 typedef struct {
   CodexSecret *id_token;
   CodexSecret *access_token;

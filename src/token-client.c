@@ -293,24 +293,8 @@ token_url_validate (const char *url, GError **error)
 CodexSecret *
 token_request_body (const char *refresh_token)
 {
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autoptr(JsonGenerator) gen = json_generator_new ();
-  g_autoptr(JsonNode) root = NULL;
-  char *out;
-
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "client_id");
-  json_builder_add_string_value (b, TOKEN_CLIENT_ID);
-  json_builder_set_member_name (b, "grant_type");
-  json_builder_add_string_value (b, "refresh_token");
-  json_builder_set_member_name (b, "refresh_token");
-  json_builder_add_string_value (b, refresh_token);
-  json_builder_end_object (b);
-  root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  out = json_generator_to_data (gen, NULL);
-  codex_json_wipe_string_member (json_node_get_object (root), "refresh_token");
-  return out;
+  return codex_json_string_object ("client_id", TOKEN_CLIENT_ID, "grant_type", "refresh_token",
+                                   "refresh_token", refresh_token, NULL);
 }
 
 TokenClient *
@@ -364,6 +348,20 @@ http_reply_free (HttpReply *reply)
   g_free (reply->retry_after);
   g_free (reply->error_message);
   g_free (reply);
+}
+
+const char *
+http_reply_failure (const HttpReply *reply)
+{
+  if (reply->too_large)
+    return "the answer is too large";
+  if (reply->status != 0)
+    return NULL;
+  if (reply->timed_out)
+    return "no answer in time";
+  if (reply->cancelled)
+    return "cancelled";
+  return reply->error_message != NULL ? reply->error_message : "no answer";
 }
 
 typedef struct {

@@ -79,6 +79,10 @@ typedef struct {
 } HttpReply;
 
 void http_reply_free (HttpReply *reply);
+
+/* Why @reply is not an HTTP answer to read ("no answer in time", "the
+ * answer is too large", the transport's reason), or NULL when it is one. */
+const char *http_reply_failure (const HttpReply *reply);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HttpReply, http_reply_free)
 
 /* One request: @body (taken, wiped after sending; NULL: none) with

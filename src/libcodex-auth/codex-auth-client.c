@@ -400,7 +400,7 @@ codex_auth_client_get_running (CodexAuthClient *self)
   return self->proxy != NULL && g_dbus_proxy_get_name_owner (self->proxy) != NULL;
 }
 
-#define STRING_GETTER(func, dbus_name, what)                          \
+#define STRING_GETTER(func, dbus_name)                                \
   const char *codex_auth_client_get_##func (CodexAuthClient *self)    \
   {                                                                   \
     g_return_val_if_fail (CODEX_AUTH_IS_CLIENT (self), "");           \
@@ -413,70 +413,70 @@ codex_auth_client_get_running (CodexAuthClient *self)
  *
  * Returns: "" (no usable credentials), "apikey" or "chatgpt"
  */
-STRING_GETTER (auth_method, "AuthMethod", auth_method)
+STRING_GETTER (auth_method, "AuthMethod")
 /**
  * codex_auth_client_get_account_id:
  * @self: a client
  *
  * Returns: the ChatGPT account (workspace) id, "" for an API key
  */
-STRING_GETTER (account_id, "AccountId", account_id)
+STRING_GETTER (account_id, "AccountId")
 /**
  * codex_auth_client_get_email:
  * @self: a client
  *
  * Returns: the ChatGPT account's email address, "" when unknown
  */
-STRING_GETTER (email, "Email", email)
+STRING_GETTER (email, "Email")
 /**
  * codex_auth_client_get_plan_type:
  * @self: a client
  *
  * Returns: the ChatGPT plan ("plus", "pro", ...), "" when unknown
  */
-STRING_GETTER (plan_type, "PlanType", plan_type)
+STRING_GETTER (plan_type, "PlanType")
 /**
  * codex_auth_client_get_refresh_error:
  * @self: a client
  *
  * Returns: the code of the last refresh failure, "" when none
  */
-STRING_GETTER (refresh_error, "RefreshError", refresh_error)
+STRING_GETTER (refresh_error, "RefreshError")
 /**
  * codex_auth_client_get_refresh_error_message:
  * @self: a client
  *
  * Returns: the last refresh failure in words, "" when none
  */
-STRING_GETTER (refresh_error_message, "RefreshErrorMessage", refresh_error_message)
+STRING_GETTER (refresh_error_message, "RefreshErrorMessage")
 /**
  * codex_auth_client_get_credential_store:
  * @self: a client
  *
  * Returns: "secret-service", "file" or "none"
  */
-STRING_GETTER (credential_store, "CredentialStore", credential_store)
+STRING_GETTER (credential_store, "CredentialStore")
 /**
  * codex_auth_client_get_store_state:
  * @self: a client
  *
  * Returns: "ok", "locked", "unavailable" or "error" ("" when not running)
  */
-STRING_GETTER (store_state, "StoreState", store_state)
+STRING_GETTER (store_state, "StoreState")
 /**
  * codex_auth_client_get_pending_login:
  * @self: a client
  *
  * Returns: "", "browser" or "device-code"
  */
-STRING_GETTER (pending_login, "PendingLogin", pending_login)
+STRING_GETTER (pending_login, "PendingLogin")
 /**
  * codex_auth_client_get_version:
  * @self: a client
  *
  * Returns: the service's version, "" when not running
  */
-STRING_GETTER (version, "Version", version)
+STRING_GETTER (version, "Version")
 
 /**
  * codex_auth_client_get_last_refresh:

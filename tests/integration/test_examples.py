@@ -12,6 +12,7 @@ checks it, and a screenshot of each step is saved in
 CODEX_AUTHD_ARTIFACTS (meson-logs/screenshots)."""
 
 import glob
+import json
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -142,7 +144,6 @@ print(json.dumps(out))
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                              env=library_env(self.env))
         self.assertEqual(out.returncode, 0, out.stderr)
-        import json
         result = json.loads(out.stdout)
         self.assertEqual(result["state"], "ready")
         self.assertEqual(result["email"], "user@example.com")
@@ -179,7 +180,7 @@ class ExampleScenario(DaemonTestCase):
     @classmethod
     def setUpClass(cls):
         if shutil.which("Xvfb") is None:
-            raise unittest_skip("Xvfb is not installed (package xvfb)")
+            raise unittest.SkipTest("Xvfb is not installed (package xvfb)")
         super().setUpClass()
         cls.xvfb = Xvfb()
 
@@ -300,11 +301,6 @@ class ExampleScenario(DaemonTestCase):
         self.wait_show("a token after the restart", token=r"Got a token \(11 characters\)")
         self.screenshot("8-back")
         print(f"{self.name}: {len(self.shows)} states shown")
-
-
-def unittest_skip(reason):
-    import unittest
-    return unittest.SkipTest(reason)
 
 
 class TestGtkExample(ExampleScenario):

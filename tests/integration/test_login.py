@@ -627,6 +627,8 @@ class TestLogout(LoginTestCase):
 
     def test_logout_with_revoke_endpoint_down(self):
         for spec, expect in (({"status": 500, "json": {"error": "server_error"}}, "HTTP 500"),
+                             # An endpoint that quotes the token back: not in the reply, not logged.
+                             ({"status": 400, "body": "unknown token rt-x"}, "HTTP 400: unknown token ****"),
                              ({"delay": 60, "status": 200}, "no answer within 10 seconds")):
             with self.subTest(expect=expect):
                 self.write_auth_atomically(chatgpt_record(refresh="rt-x"))
@@ -639,9 +641,11 @@ class TestLogout(LoginTestCase):
                 self.assertLess(took, 11)
                 self.assertEqual(details["revocation"], "failed")
                 self.assertIn(expect, details["revocation-error"])
+                self.assertNotIn("rt-x", details["revocation-error"])
                 self.assertFalse(os.path.exists(self.auth_json))
                 self.assertEqual(self.prop("AuthMethod"), "")
                 self.stop_daemon(proc)
+                self.assertNotIn("rt-x", self.daemon_log())
 
     def test_logout_with_revocation_off_or_nothing_to_revoke(self):
         self.write_config("revoke=false\n")

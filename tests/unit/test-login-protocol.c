@@ -100,6 +100,18 @@ test_error_detail (void)
 }
 
 static void
+test_scrub (void)
+{
+  g_autofree char *text = g_strdup ("bad token rt-123 (rt-123) rt-12");
+
+  login_scrub (text, "rt-123");
+  g_assert_cmpstr (text, ==, "bad token ****** (******) rt-12");
+  login_scrub (text, "");
+  login_scrub (text, NULL);
+  g_assert_cmpstr (text, ==, "bad token ****** (******) rt-12");
+}
+
+static void
 test_code_exchange (void)
 {
   LoginTokens tokens;
@@ -237,6 +249,7 @@ main (int argc, char **argv)
   g_test_add_func ("/login/state", test_state);
   g_test_add_func ("/login/bodies", test_bodies);
   g_test_add_func ("/login/error-detail", test_error_detail);
+  g_test_add_func ("/login/scrub", test_scrub);
   g_test_add_func ("/login/code-exchange", test_code_exchange);
   g_test_add_func ("/login/api-key", test_api_key);
   g_test_add_func ("/login/usercode", test_usercode);
