@@ -278,8 +278,15 @@ login_error_detail (const char *body, gsize len)
           else
             detail = nonempty (codex_json_get_string (root, "error"));
         }
+      /* A detail of nothing but blanks or control characters says
+       * nothing: the body, else "unknown error", does. */
       if (detail != NULL)
-        return printable (detail, strlen (detail));
+        {
+          char *shown = printable (detail, strlen (detail));
+
+          if (shown != NULL)
+            return shown;
+        }
     }
   raw = body != NULL ? printable (body, len) : NULL;
   return raw != NULL ? raw : g_strdup ("unknown error");

@@ -96,6 +96,9 @@ test_error_detail (void)
   check_detail ("{\"error_description\":\"\",\"error\":\"plain\"}", "plain");
   check_detail ("Service\nUnavailable", "Service Unavailable");
   check_detail ("", "unknown error");
+  /* Found by fuzz-login-response: a blank detail. */
+  check_detail ("{\"error\":\" \"}", "{\"error\":\" \"}");
+  check_detail ("{\"error_description\":\"\\u0001\"}", "{\"error_description\":\"\\u0001\"}");
   check_detail (NULL, "unknown error");
 }
 
