@@ -11,6 +11,7 @@
 #include "auth-bus.h"
 #include "auth-error.h"
 #include "bus-access.h"
+#include "logout.h"
 #include "sd-bus-cleanup.h"
 
 
@@ -18,9 +19,10 @@ struct _AuthBus {
   sd_bus *bus;
   AuthManager *manager;
   gulong changed_id;
-  LoginManager *login;
-  gulong login_changed_id;
-  gulong login_completed_id;
+  SigninManager *signins;
+  Revoker *revoker;
+  gulong signins_changed_id;
+  gulong signin_completed_id;
   sd_bus_slot *vtable_slot;
   BusAccess *access;
   sd_bus_slot *activity_slot;
@@ -42,7 +44,7 @@ typedef struct {
 
 #define PROPERTY_IS_CONST_emits FALSE
 #define PROPERTY_IS_CONST_const TRUE
-#define PROPERTY_INFO(name, key, type, field, change) \
+#define PROPERTY_INFO(name, key, type, field, change, label, doc) \
   { #name, key, #type[0], offsetof (AuthStatus, field), PROPERTY_IS_CONST_##change },
 static const PropertyInfo property_info[] = {
   AUTH_PROPERTIES (PROPERTY_INFO)
@@ -84,7 +86,7 @@ get_status (AuthBus *self, AuthStatus *status)
 {
   auth_manager_get_status (self->manager, status);
   g_free (status->pending_login);
-  status->pending_login = g_strdup (login_manager_get_pending (self->login));
+  status->pending_login = g_strdup (signin_manager_get_pending (self->signins));
 }
 
 /* Publishes the manager's current status and emits one PropertiesChanged
@@ -242,12 +244,12 @@ prepare_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 /* Answers now, or after a re-read of the keyring item and a refresh when
  * they are due or asked for. */
 static int
-answer_or_wait (AuthBus *self, sd_bus_message *m, gboolean include_token, gboolean refresh_token,
+answer_or_wait (AuthBus *self, sd_bus_message *m, gboolean include_token, gboolean force_refresh,
                 gboolean details)
 {
   PendingCall *call;
 
-  if (!auth_manager_prepare_needed (self->manager, refresh_token, include_token))
+  if (!auth_manager_prepare_needed (self->manager, force_refresh, include_token))
     return details ? reply_auth_status_details (self, m, include_token)
                    : reply_auth_status (self, m, include_token);
 
@@ -257,7 +259,7 @@ answer_or_wait (AuthBus *self, sd_bus_message *m, gboolean include_token, gboole
   call->include_token = include_token;
   call->details = details;
   call->bound_id = g_timeout_add (AUTH_BUS_ANSWER_BOUND_MS, answer_bound_cb, call);
-  auth_manager_prepare_async (self->manager, refresh_token, include_token, prepare_done_cb, call);
+  auth_manager_prepare_async (self->manager, force_refresh, include_token, prepare_done_cb, call);
   return 1;
 }
 
@@ -265,18 +267,18 @@ static int
 method_get_auth_status (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
   AuthBus *self = userdata;
-  int include_token = 0, refresh_token = 0;
+  int include_token = 0, force_refresh = 0;
   int r;
 
-  r = sd_bus_message_read (m, "bb", &include_token, &refresh_token);
+  r = sd_bus_message_read (m, "bb", &include_token, &force_refresh);
   if (r < 0)
     return r;
-  return answer_or_wait (self, m, include_token, refresh_token, FALSE);
+  return answer_or_wait (self, m, include_token, force_refresh, FALSE);
 }
 
 typedef struct {
   int include_token;
-  int refresh_token;
+  int force_refresh; /* the refresh-token option */
 } DetailsOptions;
 
 static int
@@ -298,7 +300,7 @@ read_details_options (sd_bus_message *m, DetailsOptions *opts, sd_bus_error *ret
       if (g_strcmp0 (key, "include-token") == 0)
         target = &opts->include_token;
       else if (g_strcmp0 (key, "refresh-token") == 0)
-        target = &opts->refresh_token;
+        target = &opts->force_refresh;
       else
         return sd_bus_error_setf (ret_error, SD_BUS_ERROR_INVALID_ARGS,
                                   "Unknown option \"%s\"; the options are include-token (b) "
@@ -336,11 +338,13 @@ reply_auth_status_details (AuthBus *self, sd_bus_message *m, gboolean include_to
   r = sd_bus_message_open_container (reply, 'a', "{sv}");
   if (r < 0)
     return r;
-  r = sd_bus_message_append (reply, "{sv}{sv}{sv}{sv}",
-                             "auth-token", "s", token != NULL ? token : "",
-                             "requires-openai-auth", "b", 1,
-                             "store-error-message", "s", self->status.store_error_message,
-                             "codex-config-error", "s", self->status.codex_config_error);
+  r = sd_bus_message_append (reply, "{sv}{sv}", "auth-token", "s", token != NULL ? token : "",
+                             "requires-openai-auth", "b", 1);
+#define APPEND_DETAIL(key, field, label, doc) \
+  if (r >= 0)                                 \
+    r = sd_bus_message_append (reply, "{sv}", key, "s", self->status.field);
+  AUTH_DETAILS (APPEND_DETAIL)
+#undef APPEND_DETAIL
   if (r < 0)
     return r;
   for (guint i = 0; i < G_N_ELEMENTS (property_info); i++)
@@ -365,7 +369,7 @@ method_get_auth_status_details (sd_bus_message *m, void *userdata, sd_bus_error 
   r = read_details_options (m, &opts, ret_error);
   if (r < 0)
     return r;
-  return answer_or_wait (self, m, opts.include_token, opts.refresh_token, TRUE);
+  return answer_or_wait (self, m, opts.include_token, opts.force_refresh, TRUE);
 }
 
 static void
@@ -450,8 +454,9 @@ check_token_arg (const char *what, const char *value, gsize max, sd_bus_error *r
   return TRUE;
 }
 
+/* The end of a login (LoginWithApiKey, ImportChatGptTokens) or a move. */
 static void
-user_change_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+store_change_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(sd_bus_message) m = user_data;
   g_autoptr(GError) error = NULL;
@@ -483,7 +488,7 @@ method_login_with_api_key (sd_bus_message *m, void *userdata, sd_bus_error *ret_
   record = auth_record_new_api_key (key);
   if (record == NULL)
     return sd_bus_error_setf (ret_error, SD_BUS_ERROR_INVALID_ARGS, "The API key cannot be stored");
-  auth_manager_login_async (self->manager, record, user_change_done_cb, sd_bus_message_ref (m));
+  auth_manager_login_async (self->manager, record, store_change_done_cb, sd_bus_message_ref (m));
   return 1;
 }
 
@@ -507,7 +512,7 @@ method_import_chatgpt_tokens (sd_bus_message *m, void *userdata, sd_bus_error *r
   if (record == NULL)
     return sd_bus_error_setf (ret_error, SD_BUS_ERROR_INVALID_ARGS, "Cannot import the tokens: %s",
                               error->message);
-  auth_manager_login_async (self->manager, record, user_change_done_cb, sd_bus_message_ref (m));
+  auth_manager_login_async (self->manager, record, store_change_done_cb, sd_bus_message_ref (m));
   return 1;
 }
 
@@ -520,7 +525,7 @@ logout_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   LogoutOutcome outcome = { 0 };
   int r;
 
-  if (!login_manager_logout_finish (LOGIN_MANAGER (source), result, &outcome, &error))
+  if (!logout_finish (result, &outcome, &error))
     r = reply_gerror (m, error);
   else
     {
@@ -542,7 +547,7 @@ method_logout (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
   AuthBus *self = userdata;
 
-  login_manager_logout_async (self->login, logout_done_cb, sd_bus_message_ref (m));
+  logout_async (self->manager, self->signins, self->revoker, logout_done_cb, sd_bus_message_ref (m));
   return 1;
 }
 
@@ -582,7 +587,7 @@ start_browser_done_cb (GObject *source, GAsyncResult *result, gpointer user_data
   g_autofree char *id = NULL, *url = NULL;
   int r;
 
-  if (!login_manager_start_browser_finish (LOGIN_MANAGER (source), result, &id, &url, &error))
+  if (!signin_manager_start_browser_finish (SIGNIN_MANAGER (source), result, &id, &url, &error))
     r = reply_gerror (m, error);
   else
     r = sd_bus_reply_method_return (m, "ss", id, url);
@@ -599,7 +604,7 @@ method_start_chatgpt_login (sd_bus_message *m, void *userdata, sd_bus_error *ret
   r = read_login_options (m, ret_error);
   if (r < 0)
     return r;
-  login_manager_start_browser_async (self->login, start_browser_done_cb, sd_bus_message_ref (m));
+  signin_manager_start_browser_async (self->signins, start_browser_done_cb, sd_bus_message_ref (m));
   return 1;
 }
 
@@ -611,7 +616,7 @@ start_device_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autofree char *id = NULL, *url = NULL, *code = NULL;
   int r;
 
-  if (!login_manager_start_device_finish (LOGIN_MANAGER (source), result, &id, &url, &code, &error))
+  if (!signin_manager_start_device_finish (SIGNIN_MANAGER (source), result, &id, &url, &code, &error))
     r = reply_gerror (m, error);
   else
     r = sd_bus_reply_method_return (m, "sss", id, url, code);
@@ -628,7 +633,7 @@ method_start_device_code_login (sd_bus_message *m, void *userdata, sd_bus_error 
   r = read_login_options (m, ret_error);
   if (r < 0)
     return r;
-  login_manager_start_device_async (self->login, start_device_done_cb, sd_bus_message_ref (m));
+  signin_manager_start_device_async (self->signins, start_device_done_cb, sd_bus_message_ref (m));
   return 1;
 }
 
@@ -643,19 +648,19 @@ method_cancel_login (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
   r = sd_bus_message_read (m, "s", &id);
   if (r < 0)
     return r;
-  if (!login_manager_cancel (self->login, id, &error))
+  if (!signin_manager_cancel (self->signins, id, &error))
     return reply_gerror (m, error);
   return sd_bus_reply_method_return (m, NULL);
 }
 
 static void
-login_changed_cb (LoginManager *login, gpointer user_data)
+signins_changed_cb (SigninManager *signins, gpointer user_data)
 {
   sync_properties (user_data);
 }
 
 static void
-login_completed_cb (LoginManager *login, const char *id, gboolean success, const char *error,
+signin_completed_cb (SigninManager *signins, const char *id, gboolean success, const char *error,
                     const char *message, gpointer user_data)
 {
   AuthBus *self = user_data;
@@ -675,23 +680,23 @@ method_move_credentials (sd_bus_message *m, void *userdata, sd_bus_error *ret_er
 {
   AuthBus *self = userdata;
   const char *store = NULL;
-  StoreMode target;
+  StoreKind target;
   int r;
 
   r = sd_bus_message_read (m, "s", &store);
   if (r < 0)
     return r;
-  if (!store_mode_from_string (store, &target) || target == STORE_MODE_AUTO)
+  if (!store_kind_from_string (store, &target))
     return sd_bus_error_setf (ret_error, SD_BUS_ERROR_INVALID_ARGS,
                               "Unknown store; the stores are \"secret-service\" and \"file\"");
-  auth_manager_move_async (self->manager, target, user_change_done_cb, sd_bus_message_ref (m));
+  auth_manager_move_async (self->manager, target, store_change_done_cb, sd_bus_message_ref (m));
   return 1;
 }
 
 #define STATUS_OFFSET(field) (offsetof (AuthBus, status) + offsetof (AuthStatus, field))
 #define PROPERTY_FLAGS_emits SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
 #define PROPERTY_FLAGS_const SD_BUS_VTABLE_PROPERTY_CONST
-#define VTABLE_PROPERTY(name, key, type, field, change) \
+#define VTABLE_PROPERTY(name, key, type, field, change, label, doc) \
   SD_BUS_PROPERTY (#name, #type, NULL, STATUS_OFFSET (field), PROPERTY_FLAGS_##change),
 
 static const sd_bus_vtable auth_vtable[] = {
@@ -757,14 +762,15 @@ auth_bus_get_last_activity (AuthBus *self)
 }
 
 AuthBus *
-auth_bus_new (sd_bus *bus, AuthManager *manager, LoginManager *login, GError **error)
+auth_bus_new (sd_bus *bus, AuthManager *manager, SigninManager *signins, Revoker *revoker, GError **error)
 {
   g_autoptr(AuthBus) self = g_new0 (AuthBus, 1);
   int r;
 
   self->bus = sd_bus_ref (bus);
   self->manager = g_object_ref (manager);
-  self->login = g_object_ref (login);
+  self->signins = g_object_ref (signins);
+  self->revoker = revoker;
   self->last_activity = g_get_monotonic_time ();
   get_status (self, &self->status);
   r = sd_bus_add_filter (bus, &self->activity_slot, activity_filter_cb, self);
@@ -789,8 +795,8 @@ auth_bus_new (sd_bus *bus, AuthManager *manager, LoginManager *login, GError **e
     }
 
   self->changed_id = g_signal_connect (manager, "changed", G_CALLBACK (manager_changed_cb), self);
-  self->login_changed_id = g_signal_connect (login, "changed", G_CALLBACK (login_changed_cb), self);
-  self->login_completed_id = g_signal_connect (login, "completed", G_CALLBACK (login_completed_cb), self);
+  self->signins_changed_id = g_signal_connect (signins, "changed", G_CALLBACK (signins_changed_cb), self);
+  self->signin_completed_id = g_signal_connect (signins, "completed", G_CALLBACK (signin_completed_cb), self);
   return g_steal_pointer (&self);
 }
 
@@ -801,12 +807,12 @@ auth_bus_free (AuthBus *self)
     return;
   if (self->changed_id != 0)
     g_clear_signal_handler (&self->changed_id, self->manager);
-  if (self->login != NULL)
+  if (self->signins != NULL)
     {
-      g_clear_signal_handler (&self->login_changed_id, self->login);
-      g_clear_signal_handler (&self->login_completed_id, self->login);
+      g_clear_signal_handler (&self->signins_changed_id, self->signins);
+      g_clear_signal_handler (&self->signin_completed_id, self->signins);
     }
-  g_clear_object (&self->login);
+  g_clear_object (&self->signins);
   sd_bus_slot_unref (self->vtable_slot);
   sd_bus_slot_unref (self->activity_slot);
   bus_access_free (self->access);

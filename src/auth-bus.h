@@ -5,7 +5,8 @@
 #include <systemd/sd-bus.h>
 
 #include "auth-manager.h"
-#include "login-manager.h"
+#include "revoke.h"
+#include "signin-manager.h"
 
 /* The org.codex.Auth1 object: vtable, method handlers, caller check and
  * PropertiesChanged batching. The only module that speaks D-Bus. */
@@ -16,7 +17,8 @@ typedef struct _AuthBus AuthBus;
  * 25 s default timeout of sd-bus and GDBus clients. */
 #define AUTH_BUS_ANSWER_BOUND_MS 15000
 
-AuthBus *auth_bus_new (sd_bus *bus, AuthManager *manager, LoginManager *login, GError **error);
+AuthBus *auth_bus_new (sd_bus *bus, AuthManager *manager, SigninManager *signins, Revoker *revoker,
+                      GError **error);
 void auth_bus_free (AuthBus *self);
 
 /* Monotonic time of the last call to the object. */

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "auth-jwt.h"
-#include "codex-json.h"
+#include "safe-json.h"
 
 #define AUTH_CLAIMS_NAMESPACE "https://api.openai.com/auth"
 #define PROFILE_CLAIMS_NAMESPACE "https://api.openai.com/profile"
@@ -71,7 +71,7 @@ base64url_decode (const char *in, gsize len, gsize *out_len)
 static char *
 dup_string_member (JsonObject *object, const char *name)
 {
-  return g_strdup (codex_json_get_string (object, name));
+  return g_strdup (safe_json_get_string (object, name));
 }
 
 void
@@ -120,7 +120,7 @@ auth_jwt_decode_claims (const char *jwt, AuthJwtClaims *claims, GError **error)
       return FALSE;
     }
 
-  parser = codex_json_parse ((const char *) payload, payload_len, NULL);
+  parser = safe_json_parse ((const char *) payload, payload_len, NULL);
   if (parser == NULL || json_parser_get_root (parser) == NULL ||
       !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     {
@@ -130,8 +130,8 @@ auth_jwt_decode_claims (const char *jwt, AuthJwtClaims *claims, GError **error)
     }
 
   root = json_node_get_object (json_parser_get_root (parser));
-  auth = codex_json_get_object (root, AUTH_CLAIMS_NAMESPACE);
-  profile = codex_json_get_object (root, PROFILE_CLAIMS_NAMESPACE);
+  auth = safe_json_get_object (root, AUTH_CLAIMS_NAMESPACE);
+  profile = safe_json_get_object (root, PROFILE_CLAIMS_NAMESPACE);
 
   claims->email = dup_string_member (root, "email");
   if (claims->email == NULL)

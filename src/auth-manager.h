@@ -4,16 +4,18 @@
 #include <gio/gio.h>
 #include <stdint.h>
 
-#include "auth-backend.h"
+#include "auth-lock.h"
 #include "auth-record.h"
 #include "auth-status.h"
+#include "sensitive.h"
+#include "state-files.h"
+#include "store-policy.h"
+#include "token-endpoint.h"
 
 /* Refresh rules (DESIGN §5). */
 #define AUTH_REFRESH_LEEWAY_USEC (G_GINT64_CONSTANT (5) * 60 * G_USEC_PER_SEC)
 #define AUTH_STALE_AGE_USEC (G_GINT64_CONSTANT (8) * 24 * 3600 * G_USEC_PER_SEC)
 #define AUTH_RECENT_REFRESH_USEC (G_GINT64_CONSTANT (30) * G_USEC_PER_SEC)
-#define AUTH_BACKOFF_INITIAL_USEC (G_GINT64_CONSTANT (1) * G_USEC_PER_SEC)
-#define AUTH_BACKOFF_MAX_USEC (G_GINT64_CONSTANT (600) * G_USEC_PER_SEC)
 /* After refresh_token_reused: how long the store is watched for the token
  * another program rotated, and how often it is read meanwhile. */
 #define AUTH_REUSE_WAIT_USEC (G_GINT64_CONSTANT (5) * G_USEC_PER_SEC)
@@ -22,25 +24,20 @@
  * from it goes out (gnome-keyring does not announce an item replaced in
  * place). */
 #define AUTH_REVALIDATE_USEC (G_GINT64_CONSTANT (1) * G_USEC_PER_SEC)
-/* Jitter: each delay is multiplied by a factor in [1 - J, 1 + J). */
-#define AUTH_BACKOFF_JITTER 0.2
 
-
-/* The delay before retry number @attempt (1: the first retry) after a
- * transient failure: exponential from AUTH_BACKOFF_INITIAL_USEC, capped at
- * AUTH_BACKOFF_MAX_USEC, with jitter from @random in [0, 1); at least
- * @retry_after_usec (the server's Retry-After, already capped). */
-gint64 auth_backoff_delay (guint attempt, double random, gint64 retry_after_usec);
-
-/* The owner of the credential state and the refresh state machine. It has
- * no I/O of its own: it drives the AuthBackend, and tells listeners through
- * "changed" (emitted once per state change) that auth_manager_get_status()
- * may answer differently. */
+/* The owner of the credential state and the refresh state machine
+ * (DESIGN §5). It has no I/O of its own: it calls the store policy, the
+ * daemon's state files, auth.lock and the token endpoint, and tells
+ * listeners through "changed" (emitted once per state change) that
+ * auth_manager_get_status() may answer differently. Its code is in three
+ * files: auth-manager.c (this object, reading the store, what clients
+ * see), auth-refresh.c (the refresh) and auth-writes.c (the writes). */
 #define AUTH_TYPE_MANAGER (auth_manager_get_type ())
 G_DECLARE_FINAL_TYPE (AuthManager, auth_manager, AUTH, MANAGER, GObject)
 
-/* Takes ownership of @backend. */
-AuthManager *auth_manager_new (AuthBackend *backend);
+/* Takes all four. @lock is the one the policy's file store knows. */
+AuthManager *auth_manager_new (StorePolicy *policy, StateFiles *state_files, AuthLock *lock,
+                               TokenEndpoint *endpoint);
 
 /* Watches the store and performs the first load. */
 gboolean auth_manager_start (AuthManager *self, GError **error);
@@ -102,15 +99,15 @@ void auth_manager_prepare_async (AuthManager *self, gboolean force, gboolean wan
                                  GAsyncReadyCallback callback, gpointer user_data);
 void auth_manager_prepare_finish (AuthManager *self, GAsyncResult *result);
 
-/* Moves the credentials to @target (STORE_MODE_SECRET_SERVICE or
- * STORE_MODE_FILE) and sets the Codex CLI's setting to match. Fails with
+/* Moves the credentials to @target (STORE_KIND_KEYRING or STORE_KIND_FILE)
+ * and sets the Codex CLI's setting to match. Fails with
  * CODEX_AUTH_ERROR_NOT_SUPPORTED when the daemon's store= setting chooses
  * the store, and with a store error when the store cannot be read now. */
-void auth_manager_move_async (AuthManager *self, StoreMode target, GAsyncReadyCallback callback,
+void auth_manager_move_async (AuthManager *self, StoreKind target, GAsyncReadyCallback callback,
                               gpointer user_data);
 gboolean auth_manager_move_finish (AuthManager *self, GAsyncResult *result, GError **error);
 
-/* Stores @record as the new login (where the store mode says), then uses
+/* Stores @record as the new login (where the store policy says), then uses
  * it: poison and backoff end. On failure (CODEX_AUTH_ERROR_STORE_*)
  * nothing changes. */
 void auth_manager_login_async (AuthManager *self, AuthRecord *record, GAsyncReadyCallback callback,
@@ -124,7 +121,7 @@ gboolean auth_manager_logout_finish (AuthManager *self, GAsyncResult *result, GE
 /* What a logout revokes: the ChatGPT refresh token, else the access token
  * (@hint says which: "refresh_token" or "access_token"); NULL for API-key
  * credentials or none. */
-CodexSecret *auth_manager_dup_revocable_token (AuthManager *self, const char **hint);
+Sensitive *auth_manager_dup_revocable_token (AuthManager *self, const char **hint);
 
 /* Asks the store to unlock (an explicit user action: it may show the
  * desktop's prompt), then reads it again. */

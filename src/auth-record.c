@@ -9,8 +9,8 @@
 
 #include "auth-jwt.h"
 #include "auth-record.h"
-#include "codex-json.h"
-#include "codex-secret.h"
+#include "safe-json.h"
+#include "sensitive.h"
 
 G_DEFINE_QUARK (auth-record-error-quark, auth_record_error)
 
@@ -22,13 +22,13 @@ struct _AuthRecord {
   char *mode_field; /* NULL when "auth_mode": null */
 
   gboolean has_api_key_field;
-  CodexSecret *api_key; /* NULL when null */
+  Sensitive *api_key; /* NULL when null */
 
   gboolean has_tokens_field;
   gboolean has_tokens; /* tokens is an object (not null) */
-  CodexSecret *id_token;
-  CodexSecret *access_token;
-  CodexSecret *refresh_token;
+  Sensitive *id_token;
+  Sensitive *access_token;
+  Sensitive *refresh_token;
   gboolean has_account_id_field;
   char *account_id_field;
   JsonObject *tokens_extra;
@@ -58,18 +58,18 @@ wipe_object_strings (JsonObject *object)
   if (object == NULL)
     return;
   node = json_node_init_object (json_node_alloc (), object);
-  codex_json_wipe_all_strings (node);
+  safe_json_wipe_all_strings (node);
 }
 
 static void
 wipe_secret_members (JsonObject *root)
 {
-  JsonObject *tokens = codex_json_get_object (root, "tokens");
+  JsonObject *tokens = safe_json_get_object (root, "tokens");
 
-  codex_json_wipe_string_member (root, "OPENAI_API_KEY");
-  codex_json_wipe_string_member (tokens, "id_token");
-  codex_json_wipe_string_member (tokens, "access_token");
-  codex_json_wipe_string_member (tokens, "refresh_token");
+  safe_json_wipe_string_member (root, "OPENAI_API_KEY");
+  safe_json_wipe_string_member (tokens, "id_token");
+  safe_json_wipe_string_member (tokens, "access_token");
+  safe_json_wipe_string_member (tokens, "refresh_token");
 }
 
 static AuthRecord *
@@ -97,10 +97,10 @@ auth_record_unref (AuthRecord *record)
     return;
 
   g_free (record->mode_field);
-  codex_secret_free (record->api_key);
-  codex_secret_free (record->id_token);
-  codex_secret_free (record->access_token);
-  codex_secret_free (record->refresh_token);
+  sensitive_free (record->api_key);
+  sensitive_free (record->id_token);
+  sensitive_free (record->access_token);
+  sensitive_free (record->refresh_token);
   g_free (record->account_id_field);
   /* Members this service does not interpret may be secret too (an
    * unsupported mode keeps its whole record here). */
@@ -277,7 +277,7 @@ compute_fingerprint (AuthRecord *r)
   if (r->mode == AUTH_MODE_UNSUPPORTED)
     {
       /* Nothing of it is interpreted, so all of it is material. */
-      g_autoptr(CodexSecret) json = auth_record_serialize (r);
+      g_autoptr(Sensitive) json = auth_record_serialize (r);
       fingerprint_add (sum, 3, json);
     }
   else
@@ -376,7 +376,7 @@ auth_record_parse (const char *data, gsize len, GError **error)
       set_json_parse_error (error, NULL);
       return NULL;
     }
-  parser = codex_json_parse (data, len, &json_error);
+  parser = safe_json_parse (data, len, &json_error);
   if (parser == NULL)
     {
       set_json_parse_error (error, json_error);
@@ -619,8 +619,8 @@ AuthRecord *
 auth_record_new_refreshed (const AuthRecord *base, const char *id_token, const char *access_token,
                            const char *refresh_token, gint64 now_usec, GError **error)
 {
-  g_autoptr(CodexSecret) json = NULL;
-  g_autoptr(CodexSecret) merged = NULL;
+  g_autoptr(Sensitive) json = NULL;
+  g_autoptr(Sensitive) merged = NULL;
   g_autoptr(JsonParser) parser = NULL;
   g_autoptr(JsonGenerator) gen = json_generator_new ();
   g_autofree char *now_str = NULL;
@@ -632,7 +632,7 @@ auth_record_new_refreshed (const AuthRecord *base, const char *id_token, const c
   /* Merge at the JSON level and parse the result again, so the new record
    * goes through exactly the validation of one read from storage. */
   json = auth_record_serialize (base);
-  parser = codex_json_parse (json, strlen (json), error);
+  parser = safe_json_parse (json, strlen (json), error);
   if (parser == NULL)
     return NULL;
   root = json_node_get_object (json_parser_get_root (parser));
@@ -640,17 +640,17 @@ auth_record_new_refreshed (const AuthRecord *base, const char *id_token, const c
   /* The tokens replaced are wiped before json-glib frees them. */
   if (id_token != NULL)
     {
-      codex_json_wipe_string_member (tokens, "id_token");
+      safe_json_wipe_string_member (tokens, "id_token");
       json_object_set_string_member (tokens, "id_token", id_token);
     }
   if (access_token != NULL)
     {
-      codex_json_wipe_string_member (tokens, "access_token");
+      safe_json_wipe_string_member (tokens, "access_token");
       json_object_set_string_member (tokens, "access_token", access_token);
     }
   if (refresh_token != NULL)
     {
-      codex_json_wipe_string_member (tokens, "refresh_token");
+      safe_json_wipe_string_member (tokens, "refresh_token");
       json_object_set_string_member (tokens, "refresh_token", refresh_token);
     }
   now_str = format_rfc3339 (now_usec);
@@ -680,7 +680,7 @@ record_from_builder (JsonBuilder *b, GError **error)
 {
   g_autoptr(JsonGenerator) gen = json_generator_new ();
   g_autoptr(JsonNode) root = json_builder_get_root (b);
-  g_autoptr(CodexSecret) json = NULL;
+  g_autoptr(Sensitive) json = NULL;
 
   json_generator_set_root (gen, root);
   json = json_generator_to_data (gen, NULL);

@@ -32,7 +32,7 @@ typedef enum {
 typedef struct _AuthRecord AuthRecord;
 
 AuthRecord *auth_record_parse (const char *data, gsize len, GError **error);
-/* Compact JSON; free with codex_secret_free(). */
+/* Compact JSON; free with sensitive_free(). */
 char *auth_record_serialize (const AuthRecord *record);
 AuthRecord *auth_record_ref (AuthRecord *record);
 void auth_record_unref (AuthRecord *record);

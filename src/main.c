@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* codex-authd: the settings, the parts, the bus, then the main loop until
+ * a signal, the bus, the idle exit or a replacement ends it. */
 #define G_LOG_DOMAIN "codex-authd"
 
 #include "config.h"
@@ -11,23 +13,24 @@
 #include <string.h>
 #include <sys/prctl.h>
 
-#include "auth-backend.h"
 #include "auth-bus.h"
 #include "auth-manager.h"
 #include "bus-glib.h"
 #include "bus-name.h"
-#include "daemon-config.h"
 #include "daemon-log.h"
-#include "login-manager.h"
+#include "daemon-settings.h"
+#include "logout.h"
 #include "poison-record.h"
-#include "rescue-record.h"
+#include "rescue-copy.h"
+#include "signin-manager.h"
 
 typedef struct {
   GMainLoop *loop;
   int exit_status;
   AuthManager *manager;
+  SigninManager *signins;
+  Revoker *revoker;
   AuthBus *auth_bus;
-  LoginManager *login;
   BusName *name;
   guint bus_source_id;
 } Daemon;
@@ -67,7 +70,7 @@ last_activity (gpointer user_data)
 {
   Daemon *d = user_data;
 
-  if (auth_manager_is_busy (d->manager) || login_manager_is_busy (d->login))
+  if (auth_manager_is_busy (d->manager) || signin_manager_is_busy (d->signins) || logout_in_progress ())
     return -1;
   return auth_bus_get_last_activity (d->auth_bus);
 }
@@ -97,44 +100,15 @@ set_test_hooks (AuthManager *manager)
     }
 }
 
-/* Parses the command line into @options; returns -1 to go on, else the exit
- * status. */
+/* Parses the command line and decides every setting; returns -1 to go on,
+ * else the exit status. */
 static int
-parse_command_line (int *argc, char ***argv, DaemonOptions *options, gboolean *replace)
+read_settings (int *argc, char ***argv, DaemonSettings *settings, gboolean *replace)
 {
-  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr(DaemonOptions) options = daemon_options_new ();
+  g_autoptr(GOptionContext) context = daemon_options_context (options);
   g_autoptr(GError) error = NULL;
-  static char *config_path, *store, *codex_home, *token_url, *request_timeout, *idle_timeout, *issuer,
-    *revoke_url;
-  static gboolean verbose, version, no_idle_exit;
-  const GOptionEntry entries[] = {
-    { "replace", 'r', 0, G_OPTION_ARG_NONE, replace, "Replace a running instance", NULL },
-    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print debug messages", NULL },
-    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
-    { "codex-home", 0, 0, G_OPTION_ARG_FILENAME, &codex_home,
-      "Codex home directory holding auth.json (default: $CODEX_HOME, else ~/.codex)", "DIR" },
-    { "token-url", 0, 0, G_OPTION_ARG_STRING, &token_url,
-      "Token endpoint (default: $CODEX_REFRESH_TOKEN_URL_OVERRIDE, else " TOKEN_DEFAULT_URL ")", "URL" },
-    { "issuer", 0, 0, G_OPTION_ARG_STRING, &issuer,
-      "ChatGPT sign-in issuer (default: $CODEX_AUTHD_ISSUER, else " LOGIN_DEFAULT_ISSUER ")", "URL" },
-    { "revoke-url", 0, 0, G_OPTION_ARG_STRING, &revoke_url,
-      "Where logout revokes the tokens (default: $CODEX_REVOKE_TOKEN_URL_OVERRIDE, else /oauth/revoke "
-      "beside the token URL or below the issuer)", "URL" },
-    { "request-timeout", 0, 0, G_OPTION_ARG_STRING, &request_timeout,
-      "Seconds a token request may take, connecting included (default 30)", "SECONDS" },
-    { "idle-timeout", 0, 0, G_OPTION_ARG_STRING, &idle_timeout,
-      "Exit after this many seconds without calls (default 0: never; the service stays for the session)", "SECONDS" },
-    { "no-idle-exit", 0, 0, G_OPTION_ARG_NONE, &no_idle_exit, "Never exit when idle (development)", NULL },
-    { "store", 0, 0, G_OPTION_ARG_STRING, &store,
-      "Where the credentials are: auto (default), secret-service or file", "STORE" },
-    { "config", 0, 0, G_OPTION_ARG_FILENAME, &config_path,
-      "Configuration file (default: $XDG_CONFIG_HOME/codex-authd/codex-authd.conf)", "FILE" },
-    { NULL }
-  };
 
-  g_option_context_set_summary (context, "Codex credential broker: serves " CODEX_AUTH_BUS_NAME
-                                         " on the session bus.");
-  g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, argc, argv, &error))
     {
       g_printerr ("%s\nRun '%s --help' for the options.\n", error->message, g_get_prgname ());
@@ -145,27 +119,58 @@ parse_command_line (int *argc, char ***argv, DaemonOptions *options, gboolean *r
       g_printerr ("Unexpected argument \"%s\"\nRun '%s --help' for the options.\n", (*argv)[1], g_get_prgname ());
       return 2;
     }
-  if (version)
+  if (daemon_options_get_version (options))
     {
       printf ("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
       return EXIT_SUCCESS;
     }
   /* g_log_writer_default() writes to the journal when stderr is connected
    * to it (under systemd) and to the console otherwise. */
-  if (verbose)
+  if (daemon_options_get_verbose (options))
     g_log_set_debug_enabled (TRUE);
-  *options = (DaemonOptions) {
-    .config_path = config_path,
-    .store = store,
-    .codex_home = codex_home,
-    .token_url = token_url,
-    .request_timeout = request_timeout,
-    .idle_timeout = idle_timeout,
-    .no_idle_exit = no_idle_exit,
-    .issuer = issuer,
-    .revoke_url = revoke_url,
-  };
+  if (!daemon_settings_resolve (settings, options, &error))
+    {
+      g_printerr ("%s\n", error->message);
+      return 2;
+    }
+  if (daemon_options_get_print_settings (options))
+    {
+      g_autofree char *text = daemon_settings_describe (settings);
+
+      printf ("%s", text);
+      return EXIT_SUCCESS;
+    }
+  *replace = daemon_options_get_replace (options);
   return -1;
+}
+
+/* The stores, the token endpoint, the refresh state machine, sign-ins. */
+static void
+build_parts (Daemon *d, const DaemonSettings *s)
+{
+  g_autoptr(HttpClient) http = http_client_new ((guint) s->request_timeout);
+  g_autofree char *poison_path = poison_record_default_path ();
+  g_autofree char *rescue_path = rescue_copy_default_path ();
+  AuthLock *lock = auth_lock_new (s->codex_home);
+  g_autoptr(StoreFile) file = store_file_new (s->codex_home, lock);
+  g_autoptr(StoreSecret) keyring = s->store != STORE_SETTING_FILE ? store_secret_new (s->codex_home) : NULL;
+  StorePolicy *policy = store_policy_new (s->store, file, keyring, cli_setting_new (s->codex_home));
+  SigninSettings signin = {
+    .issuer = s->issuer,
+    .workspaces = (const char *const *) s->allowed_workspaces,
+    .ports = s->login_ports.ports,
+    .n_ports = s->login_ports.n,
+    .browser_timeout = (guint) s->browser_login_timeout,
+    .device_timeout = (guint) s->device_login_timeout,
+  };
+  g_autofree char *description = daemon_settings_describe (s);
+
+  g_debug ("Settings (configuration file %s):\n%s", s->config_path, description);
+  d->manager = auth_manager_new (policy, state_files_new (poison_path, rescue_path), lock,
+                                 token_endpoint_new (http, s->token_url));
+  set_test_hooks (d->manager);
+  d->revoker = revoker_new (http, s->revoke_url, CLI_CLIENT_ID, s->revoke);
+  d->signins = signin_manager_new (d->manager, http, d->revoker, &signin);
 }
 
 int
@@ -173,16 +178,6 @@ main (int argc, char **argv)
 {
   g_autoptr(GError) error = NULL;
   g_auto(DaemonSettings) settings = { 0 };
-  g_autoptr(AuthManager) manager = NULL;
-  g_autoptr(AuthBus) auth_bus = NULL;
-  g_autoptr(LoginManager) login = NULL;
-  g_autoptr(TokenClient) http = NULL;
-  LoginSettings login_settings = { 0 };
-  g_autoptr(BusName) name = NULL;
-  g_autofree char *poison_path = NULL;
-  g_autofree char *rescue_path = NULL;
-  DaemonOptions options = { 0 };
-  AuthBackend *backend;
   gboolean replace = FALSE;
   sd_bus *bus = NULL;
   Daemon d = { .exit_status = EXIT_SUCCESS };
@@ -195,43 +190,12 @@ main (int argc, char **argv)
   setlocale (LC_ALL, "");
   daemon_log_init ();
   /* 1. The command line, then every setting decided. */
-  r = parse_command_line (&argc, &argv, &options, &replace);
+  r = read_settings (&argc, &argv, &settings, &replace);
   if (r >= 0)
     return r;
-  if (!daemon_settings_resolve (&settings, &options, &error))
-    {
-      g_printerr ("%s\n", error->message);
-      return 2;
-    }
 
-  /* 2. The stores, the token endpoint, the refresh state machine. */
-  poison_path = poison_record_default_path ();
-  rescue_path = rescue_record_default_path ();
-  http = token_client_new (settings.token_url, (guint) settings.request_timeout, &error);
-  if (http == NULL)
-    {
-      g_printerr ("%s\n", error->message);
-      return 2;
-    }
-  backend = auth_backend_new_real (settings.codex_home, settings.store_mode, http, poison_path, rescue_path);
-  manager = auth_manager_new (backend);
-  set_test_hooks (manager);
-  login_settings = (LoginSettings) {
-    .issuer = settings.issuer,
-    .revoke_url = settings.revoke_url,
-    .revoke = settings.revoke,
-    .workspaces = settings.workspaces,
-    .n_ports = settings.n_login_ports,
-    .browser_timeout = (guint) settings.browser_login_timeout,
-    .device_timeout = (guint) settings.device_login_timeout,
-  };
-  memcpy (login_settings.ports, settings.login_ports, sizeof login_settings.ports);
-  login = login_manager_new (manager, http, &login_settings);
-  g_debug ("Store: %s; Codex home: %s; token endpoint: %s; issuer: %s; revoke endpoint: %s%s; "
-           "request timeout: %d s; idle timeout: %d s; poison record: %s",
-           store_mode_to_string (settings.store_mode), settings.codex_home, settings.token_url, settings.issuer,
-           settings.revoke_url, settings.revoke ? "" : " (revocation off)", settings.request_timeout,
-           settings.idle_timeout, poison_path);
+  /* 2. The parts. */
+  build_parts (&d, &settings);
 
   /* 3. The session bus, dispatched from the main loop. */
   r = sd_bus_open_user (&bus);
@@ -248,19 +212,15 @@ main (int argc, char **argv)
   g_unix_signal_add (SIGINT, on_signal, &d);
 
   /* 4. The object, then the name once the credentials were read. */
-  auth_bus = auth_bus_new (bus, manager, login, &error);
-  if (auth_bus == NULL)
+  d.auth_bus = auth_bus_new (bus, d.manager, d.signins, d.revoker, &error);
+  if (d.auth_bus == NULL)
     {
       g_printerr ("%s\n", error->message);
       return EXIT_FAILURE;
     }
-  d.manager = manager;
-  d.auth_bus = auth_bus;
-  d.login = login;
-  name = bus_name_new (bus, CODEX_AUTH_BUS_NAME, replace, settings.idle_timeout, last_activity, daemon_quit, &d);
-  d.name = name;
-  g_signal_connect (manager, "changed", G_CALLBACK (on_manager_changed), &d);
-  if (!auth_manager_start (manager, &error))
+  d.name = bus_name_new (bus, CODEX_AUTH_BUS_NAME, replace, settings.idle_timeout, last_activity, daemon_quit, &d);
+  g_signal_connect (d.manager, "changed", G_CALLBACK (on_manager_changed), &d);
+  if (!auth_manager_start (d.manager, &error))
     {
       g_printerr ("Cannot watch %s: %s\n", settings.codex_home, error->message);
       return EXIT_FAILURE;
@@ -270,12 +230,15 @@ main (int argc, char **argv)
   g_main_loop_run (d.loop);
 
   /* 6. Finish what is in progress, then close. */
-  g_signal_handlers_disconnect_by_data (manager, &d);
-  login_manager_stop (login);
-  auth_manager_stop (manager);
-  g_clear_pointer (&name, bus_name_free);
-  g_clear_pointer (&auth_bus, auth_bus_free);
-  g_clear_object (&login);
+  g_signal_handlers_disconnect_by_data (d.manager, &d);
+  signin_manager_stop (d.signins);
+  logout_wait (12 * G_USEC_PER_SEC);
+  auth_manager_stop (d.manager);
+  g_clear_pointer (&d.name, bus_name_free);
+  g_clear_pointer (&d.auth_bus, auth_bus_free);
+  g_clear_object (&d.signins);
+  g_clear_pointer (&d.revoker, revoker_free);
+  g_clear_object (&d.manager);
   g_clear_handle_id (&d.bus_source_id, g_source_remove);
   /* Sends what is still queued (replies, signals) before closing. */
   sd_bus_flush_close_unref (bus);

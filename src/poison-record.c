@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "codex-file.h"
-#include "codex-json.h"
+#include "safe-file.h"
+#include "safe-json.h"
 #include "poison-record.h"
 
 #define MAX_FILE_SIZE (64 * 1024)
@@ -62,7 +62,7 @@ poison_record_equal (const PoisonRecord *a, const PoisonRecord *b)
 char *
 poison_record_default_path (void)
 {
-  return codex_file_state_path ("poison.json");
+  return safe_file_state_path ("poison.json");
 }
 
 PoisonRecord *
@@ -74,7 +74,7 @@ poison_record_parse (const char *data, gsize len, const char *name, GError **err
   const char *fp, *code, *message;
   gint64 status = 0, time_usec = 0;
 
-  parser = codex_json_parse (data, len, NULL);
+  parser = safe_json_parse (data, len, NULL);
   if (parser == NULL || json_parser_get_root (parser) == NULL ||
       !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     {
@@ -82,9 +82,9 @@ poison_record_parse (const char *data, gsize len, const char *name, GError **err
       return NULL;
     }
   root = json_node_get_object (json_parser_get_root (parser));
-  fp = codex_json_get_string (root, "fingerprint");
-  code = codex_json_get_string (root, "code");
-  message = codex_json_get_string (root, "message");
+  fp = safe_json_get_string (root, "fingerprint");
+  code = safe_json_get_string (root, "code");
+  message = safe_json_get_string (root, "message");
   node = json_object_get_member (root, "http_status");
   if (node != NULL && JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_INT64)
     status = json_node_get_int (node);
@@ -106,7 +106,7 @@ poison_record_load (const char *path, GError **error)
   g_autoptr(GError) local_error = NULL;
   gsize len = 0;
 
-  if (!codex_file_read_bounded (path, MAX_FILE_SIZE, &data, &len, &local_error))
+  if (!safe_file_read_bounded (path, MAX_FILE_SIZE, &data, &len, &local_error))
     {
       if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
         return NULL;
@@ -149,7 +149,7 @@ poison_record_save (const char *path, const PoisonRecord *f, GError **error)
                    "Cannot create %s: %s", dir, g_strerror (saved));
       return FALSE;
     }
-  return codex_file_write_atomic (path, ".poison-", data, strlen (data), error);
+  return safe_file_write_atomic (path, ".poison-", data, strlen (data), error);
 }
 
 gboolean

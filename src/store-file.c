@@ -11,16 +11,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "codex-file.h"
-#include "codex-secret.h"
-#include "codex-config.h"
+#include "auth-lock.h"
+#include "cli-config.h"
+#include "safe-file.h"
+#include "sensitive.h"
 #include "store-file.h"
 
 #define AUTH_FILE_NAME "auth.json"
-#define AUTH_LOCK_NAME "auth.lock"
 #define AUTH_DATA_LOCK_NAME "auth.json.lock"
-/* How long to wait for another process (the Codex CLI) holding a lock. */
-#define LOCK_TIMEOUT_MS 10000
+/* How long to wait for another writer holding auth.json.lock. */
+#define DATA_LOCK_TIMEOUT_MS AUTH_LOCK_TIMEOUT_MS
 /* Events that arrive together (write + close, rename) become one reload. */
 #define CHANGE_COALESCE_MS 50
 
@@ -29,6 +29,7 @@ struct _StoreFile {
 
   char *codex_home;
   char *path;
+  AuthLock *lock; /* the refresh's hold on auth.lock; not owned, may be NULL */
   GFile *dir;
   GFileMonitor *monitor;
   /* Only while $CODEX_HOME does not exist: tells when it is created. */
@@ -101,7 +102,7 @@ store_file_init (StoreFile *self)
 }
 
 StoreFile *
-store_file_new (const char *codex_home)
+store_file_new (const char *codex_home, AuthLock *lock)
 {
   StoreFile *self;
 
@@ -111,11 +112,12 @@ store_file_new (const char *codex_home)
   self->codex_home = g_strdup (codex_home);
   self->path = g_build_filename (codex_home, AUTH_FILE_NAME, NULL);
   self->dir = g_file_new_for_path (codex_home);
+  self->lock = lock;
   return self;
 }
 
 const char *
-store_file_get_path (StoreFile *self)
+store_file_describe (StoreFile *self)
 {
   return self->path;
 }
@@ -140,7 +142,7 @@ is_watched_file (GFile *file)
   if (file == NULL)
     return FALSE;
   name = g_file_get_basename (file);
-  return g_strcmp0 (name, AUTH_FILE_NAME) == 0 || g_strcmp0 (name, CODEX_CONFIG_NAME) == 0;
+  return g_strcmp0 (name, AUTH_FILE_NAME) == 0 || g_strcmp0 (name, CLI_CONFIG_NAME) == 0;
 }
 
 static void
@@ -287,7 +289,7 @@ store_file_load_sync (StoreFile *self, GError **error)
   gsize len = 0;
   guint mode = 0;
 
-  if (!codex_file_read_bounded_mode (self->path, AUTH_RECORD_MAX_SIZE, &data, &len, &mode, &local_error))
+  if (!safe_file_read_bounded_mode (self->path, AUTH_RECORD_MAX_SIZE, &data, &len, &mode, &local_error))
     {
       if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
         return NULL; /* no credentials */
@@ -302,7 +304,7 @@ store_file_load_sync (StoreFile *self, GError **error)
                "consider chmod 600", self->path, mode & 07777);
 
   record = auth_record_parse (data, len, &local_error);
-  codex_secret_wipe_bytes (data, len);
+  sensitive_wipe (data, len);
   g_free (data);
   if (record == NULL)
     {
@@ -313,28 +315,6 @@ store_file_load_sync (StoreFile *self, GError **error)
   return record;
 }
 
-gboolean
-store_file_hold_lock_sync (StoreFile *self, int *fd_out, GError **error)
-{
-  g_autofree char *path = g_build_filename (self->codex_home, AUTH_LOCK_NAME, NULL);
-  g_autoptr(GError) local_error = NULL;
-
-  *fd_out = codex_file_hold_lock (path, LOCK_TIMEOUT_MS, &local_error);
-  if (*fd_out >= 0)
-    return TRUE;
-  /* No lock file and no right to create one: nobody can replace auth.json
-   * in this directory either, so there is nothing to exclude. */
-  if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED) ||
-      g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_READ_ONLY) ||
-      g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
-    {
-      g_debug ("%s, going on without it", local_error->message);
-      return TRUE;
-    }
-  g_propagate_error (error, g_steal_pointer (&local_error));
-  return FALSE;
-}
-
 /* The Codex CLI's protocol: auth.lock for the whole update (unless the
  * caller holds it already), auth.json.lock around the write itself. */
 static gboolean
@@ -343,9 +323,9 @@ hold_write_locks (StoreFile *self, gboolean lock_held, int *auth_lock_fd, int *d
   g_autofree char *data_lock_path = g_build_filename (self->codex_home, AUTH_DATA_LOCK_NAME, NULL);
 
   *auth_lock_fd = -1;
-  if (!lock_held && !store_file_hold_lock_sync (self, auth_lock_fd, error))
+  if (!lock_held && !auth_lock_take_sync (self->codex_home, auth_lock_fd, error))
     return FALSE;
-  *data_lock_fd = codex_file_hold_lock (data_lock_path, LOCK_TIMEOUT_MS, error);
+  *data_lock_fd = safe_file_hold_lock (data_lock_path, DATA_LOCK_TIMEOUT_MS, error);
   if (*data_lock_fd < 0)
     {
       if (*auth_lock_fd >= 0)
@@ -366,7 +346,7 @@ release_write_locks (int auth_lock_fd, int data_lock_fd)
 gboolean
 store_file_save_sync (StoreFile *self, AuthRecord *record, gboolean lock_held, GError **error)
 {
-  g_autoptr(CodexSecret) data = NULL;
+  g_autoptr(Sensitive) data = NULL;
   int auth_lock_fd, data_lock_fd;
   gboolean ok;
 
@@ -380,7 +360,7 @@ store_file_save_sync (StoreFile *self, AuthRecord *record, gboolean lock_held, G
   if (!hold_write_locks (self, lock_held, &auth_lock_fd, &data_lock_fd, error))
     return FALSE;
   data = auth_record_serialize (record);
-  ok = codex_file_write_atomic (self->path, ".auth-", data, strlen (data), error);
+  ok = safe_file_write_atomic (self->path, ".auth-", data, strlen (data), error);
   release_write_locks (auth_lock_fd, data_lock_fd);
   return ok;
 }
@@ -405,4 +385,99 @@ store_file_delete_sync (StoreFile *self, gboolean lock_held, GError **error)
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
                  "%s: cannot remove: %s", self->path, g_strerror (saved));
   return ok;
+}
+
+/* ---- asynchronous: the blocking calls above in worker threads ---------- */
+
+/* What one worker thread does. */
+typedef struct {
+  StoreFile *self;
+  AuthRecord *record; /* a save's */
+  gboolean lock_held; /* read on the main thread when the job starts */
+} FileJob;
+
+static void
+file_job_free (FileJob *job)
+{
+  g_object_unref (job->self);
+  g_clear_pointer (&job->record, auth_record_unref);
+  g_free (job);
+}
+
+static void
+run_job (StoreFile *self, AuthRecord *record, gpointer tag, GTaskThreadFunc func, GAsyncReadyCallback callback,
+         gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+  FileJob *job = g_new0 (FileJob, 1);
+
+  job->self = g_object_ref (self);
+  job->record = record != NULL ? auth_record_ref (record) : NULL;
+  job->lock_held = self->lock != NULL && auth_lock_is_held (self->lock);
+  g_task_set_source_tag (task, tag);
+  g_task_set_task_data (task, job, (GDestroyNotify) file_job_free);
+  g_task_run_in_thread (task, func);
+}
+
+static void
+load_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  FileJob *job = task_data;
+  GError *error = NULL;
+  AuthRecord *record = store_file_load_sync (job->self, &error);
+
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, store_read_new (record != NULL ? STORE_READ_FOUND : STORE_READ_NOT_FOUND, record),
+                           (GDestroyNotify) store_read_free);
+  g_clear_pointer (&record, auth_record_unref);
+}
+
+static void
+write_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  FileJob *job = task_data;
+  GError *error = NULL;
+  gboolean ok;
+
+  if (job->record != NULL)
+    ok = store_file_save_sync (job->self, job->record, job->lock_held, &error);
+  else
+    ok = store_file_delete_sync (job->self, job->lock_held, &error);
+  if (!ok)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+void
+store_file_load_async (StoreFile *self, GAsyncReadyCallback callback, gpointer user_data)
+{
+  run_job (self, NULL, store_file_load_async, load_thread, callback, user_data);
+}
+
+StoreRead *
+store_file_load_finish (StoreFile *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+store_file_save_async (StoreFile *self, AuthRecord *record, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (record != NULL);
+  run_job (self, record, store_file_save_async, write_thread, callback, user_data);
+}
+
+void
+store_file_delete_async (StoreFile *self, GAsyncReadyCallback callback, gpointer user_data)
+{
+  run_job (self, NULL, store_file_delete_async, write_thread, callback, user_data);
+}
+
+gboolean
+store_file_write_finish (StoreFile *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
 }

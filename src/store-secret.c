@@ -8,18 +8,11 @@
 #include <string.h>
 
 #include "auth-error.h"
-#include "codex-secret.h"
+#include "sensitive.h"
 #include "store-secret.h"
 
 #define SECRET_BUS_NAME "org.freedesktop.secrets"
 #define CHANGE_COALESCE_MS 50
-/* gnome-keyring sends no signal when a writer replaces the secret of an
- * existing item (SetSecret, as the Codex CLI's keyring crate does). The
- * Codex CLI's saves are seen at once through its lock file (store-file.c);
- * for any other writer, the Modified property of the item in use is polled
- * this often (each poll wakes the daemon and its D-Bus thread: few polls,
- * and a token is never handed out from a read over a second old anyway). */
-#define ITEM_POLL_MS 10000
 
 struct _StoreSecret {
   GObject parent_instance;
@@ -29,18 +22,12 @@ struct _StoreSecret {
   GHashTable *attributes; /* the Codex item's attributes */
 
   GDBusConnection *connection;
-  guint signal_id;
+  guint item_signals_id;       /* org.freedesktop.Secret.Collection: Item{Created,Changed,Deleted} */
+  guint collection_signals_id; /* org.freedesktop.Secret.Service: Collection{Created,Changed,Deleted} */
   guint watch_id;
   guint coalesce_id;
   GCancellable *cancellable;
-
-  /* The item the last load read (NULL: none), its Modified time (seconds)
-   * and when the read started (wall clock, microseconds). */
-  char *item_path;
-  guint64 item_modified;
-  gint64 item_read_usec;
-  guint poll_id;
-  gboolean polling; /* a poll call is in flight */
+  char *description; /* "the Secret Service item cli|..." */
 };
 
 G_DEFINE_TYPE (StoreSecret, store_secret, G_TYPE_OBJECT)
@@ -68,12 +55,14 @@ store_secret_finalize (GObject *object)
 
   g_cancellable_cancel (self->cancellable);
   g_clear_handle_id (&self->coalesce_id, g_source_remove);
-  g_clear_handle_id (&self->poll_id, g_source_remove);
-  g_free (self->item_path);
+  g_free (self->description);
   if (self->watch_id != 0)
     g_bus_unwatch_name (self->watch_id);
-  if (self->connection != NULL && self->signal_id != 0)
-    g_dbus_connection_signal_unsubscribe (self->connection, self->signal_id);
+  if (self->connection != NULL)
+    {
+      g_dbus_connection_signal_unsubscribe (self->connection, self->item_signals_id);
+      g_dbus_connection_signal_unsubscribe (self->connection, self->collection_signals_id);
+    }
   g_clear_object (&self->connection);
   g_clear_object (&self->cancellable);
   g_hash_table_unref (self->attributes);
@@ -112,6 +101,7 @@ store_secret_new (const char *codex_home)
   g_hash_table_insert (self->attributes, "username", self->username);
   g_hash_table_insert (self->attributes, "target", "default");
   g_hash_table_insert (self->attributes, "application", "rust-keyring");
+  self->description = g_strdup_printf ("the Secret Service item %s", self->username);
   return self;
 }
 
@@ -119,6 +109,12 @@ const char *
 store_secret_get_username (StoreSecret *self)
 {
   return self->username;
+}
+
+const char *
+store_secret_describe (StoreSecret *self)
+{
+  return self->description;
 }
 
 /* ---- watching ---------------------------------------------------------- */
@@ -144,8 +140,9 @@ static void
 service_signal_cb (GDBusConnection *connection, const char *sender, const char *path,
                    const char *interface, const char *member, GVariant *params, gpointer user_data)
 {
-  /* Item created, changed or deleted; a collection locked, unlocked,
-   * created or removed: read the item again. */
+  /* An item created, changed or deleted; a collection created, removed,
+   * locked or unlocked (CollectionChanged): read the item again. Only the
+   * Codex item matters, but the signals do not carry attributes. */
   g_debug ("Secret Service signal %s.%s on %s", interface, member, path);
   schedule_changed (user_data);
 }
@@ -167,8 +164,6 @@ name_vanished_cb (GDBusConnection *connection, const char *name, gpointer user_d
   schedule_changed (user_data);
 }
 
-static void update_poll (StoreSecret *self);
-
 static void
 got_bus_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -182,86 +177,15 @@ got_bus_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         g_warning ("Cannot watch the Secret Service: %s, ignoring", error->message);
       return;
     }
-  self->signal_id = g_dbus_connection_signal_subscribe (self->connection, SECRET_BUS_NAME, NULL, NULL,
-                                                        NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
-                                                        service_signal_cb, self, NULL);
+  self->item_signals_id = g_dbus_connection_signal_subscribe (
+      self->connection, SECRET_BUS_NAME, "org.freedesktop.Secret.Collection", NULL, NULL, NULL,
+      G_DBUS_SIGNAL_FLAGS_NONE, service_signal_cb, self, NULL);
+  self->collection_signals_id = g_dbus_connection_signal_subscribe (
+      self->connection, SECRET_BUS_NAME, "org.freedesktop.Secret.Service", NULL, NULL, NULL,
+      G_DBUS_SIGNAL_FLAGS_NONE, service_signal_cb, self, NULL);
   self->watch_id = g_bus_watch_name_on_connection (self->connection, SECRET_BUS_NAME,
                                                    G_BUS_NAME_WATCHER_FLAGS_NONE,
                                                    name_appeared_cb, name_vanished_cb, self, NULL);
-  update_poll (self);
-}
-
-static void
-poll_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(StoreSecret) self = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
-  g_autoptr(GVariant) value = NULL;
-
-  self->polling = FALSE;
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || self->item_path == NULL)
-    return;
-  if (reply == NULL)
-    {
-      g_debug ("Cannot poll the Secret Service item: %s", error->message);
-      schedule_changed (self);
-      return;
-    }
-  g_variant_get (reply, "(v)", &value);
-  if (!g_variant_is_of_type (value, G_VARIANT_TYPE_UINT64) || g_variant_get_uint64 (value) != self->item_modified)
-    {
-      g_debug ("The Secret Service item was replaced");
-      schedule_changed (self);
-    }
-  else if (self->item_read_usec / G_USEC_PER_SEC <= (gint64) self->item_modified)
-    {
-      /* Read in the same second as the last change: a second change in
-       * that second would not show in Modified. Read it once more. */
-      schedule_changed (self);
-    }
-}
-
-static gboolean
-poll_cb (gpointer user_data)
-{
-  StoreSecret *self = user_data;
-
-  if (self->polling || self->connection == NULL || self->item_path == NULL)
-    return G_SOURCE_CONTINUE;
-  self->polling = TRUE;
-  g_dbus_connection_call (self->connection, SECRET_BUS_NAME, self->item_path, "org.freedesktop.DBus.Properties",
-                          "Get", g_variant_new ("(ss)", "org.freedesktop.Secret.Item", "Modified"),
-                          G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NO_AUTO_START, 5000, self->cancellable,
-                          poll_done_cb, g_object_ref (self));
-  return G_SOURCE_CONTINUE;
-}
-
-/* Polls while an item is in use and the service is watched. */
-static void
-update_poll (StoreSecret *self)
-{
-  if (self->item_path != NULL && self->connection != NULL)
-    {
-      if (self->poll_id == 0)
-        self->poll_id = g_timeout_add (ITEM_POLL_MS, poll_cb, self);
-    }
-  else
-    g_clear_handle_id (&self->poll_id, g_source_remove);
-}
-
-/* What the last load found: @item (NULL: no usable item). */
-static void
-note_item (StoreSecret *self, SecretItem *item, gint64 read_usec)
-{
-  g_clear_pointer (&self->item_path, g_free);
-  if (item != NULL)
-    {
-      self->item_path = g_strdup (g_dbus_proxy_get_object_path (G_DBUS_PROXY (item)));
-      self->item_modified = secret_item_get_modified (item);
-      self->item_read_usec = read_usec;
-    }
-  update_poll (self);
 }
 
 void
@@ -308,8 +232,7 @@ pick_unlocked (GList *items)
 }
 
 typedef struct {
-  StoreSecretStatus status;
-  gint64 started_usec;
+  StoreReadStatus status;
   AuthRecord *record;
   SecretService *service;
   GList *items;
@@ -329,14 +252,12 @@ op_data_free (OpData *d)
 }
 
 static GTask *
-op_task_new (StoreSecret *self, gpointer tag, GCancellable *cancellable,
-             GAsyncReadyCallback callback, gpointer user_data)
+op_task_new (StoreSecret *self, gpointer tag, GAsyncReadyCallback callback, gpointer user_data)
 {
-  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  GTask *task = g_task_new (self, self->cancellable, callback, user_data);
 
   OpData *d = g_new0 (OpData, 1);
 
-  d->started_usec = g_get_real_time ();
   g_task_set_source_tag (task, tag);
   g_task_set_task_data (task, d, (GDestroyNotify) op_data_free);
   return task;
@@ -344,7 +265,7 @@ op_task_new (StoreSecret *self, gpointer tag, GCancellable *cancellable,
 
 /* Gets the service, then searches the item without unlocking anything;
  * @then runs with OpData's service and items set, or with its status
- * STORE_SECRET_UNAVAILABLE when there is no Secret Service. @then owns the
+ * STORE_READ_UNAVAILABLE when there is no Secret Service. @then owns the
  * task. */
 typedef void (*SearchedFunc) (GTask *task);
 
@@ -366,7 +287,7 @@ search_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (error != NULL)
     {
       g_debug ("No Secret Service: %s", error->message);
-      d->status = STORE_SECRET_UNAVAILABLE;
+      d->status = STORE_READ_UNAVAILABLE;
     }
   then (g_steal_pointer (&task));
 }
@@ -386,7 +307,7 @@ service_got_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       SearchedFunc then = g_object_get_data (G_OBJECT (task), "then");
 
       g_debug ("No Secret Service: %s", error->message);
-      d->status = STORE_SECRET_UNAVAILABLE;
+      d->status = STORE_READ_UNAVAILABLE;
       then (g_steal_pointer (&task));
       return;
     }
@@ -421,7 +342,7 @@ secret_loaded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       if (is_unavailable_error (error))
         {
-          d->status = STORE_SECRET_UNAVAILABLE;
+          d->status = STORE_READ_UNAVAILABLE;
           g_task_return_boolean (task, TRUE);
         }
       else
@@ -433,7 +354,7 @@ secret_loaded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (value == NULL)
     {
       /* Locked again between the search and the read. */
-      d->status = STORE_SECRET_LOCKED;
+      d->status = STORE_READ_LOCKED;
       g_task_return_boolean (task, TRUE);
       return;
     }
@@ -445,7 +366,7 @@ secret_loaded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                                "The Secret Service item %s: %s", self->username, error->message);
       return;
     }
-  d->status = STORE_SECRET_FOUND;
+  d->status = STORE_READ_FOUND;
   g_task_return_boolean (task, TRUE);
 }
 
@@ -455,7 +376,7 @@ load_searched (GTask *task)
   OpData *d = g_task_get_task_data (task);
   SecretItem *item;
 
-  if (d->status == STORE_SECRET_UNAVAILABLE)
+  if (d->status == STORE_READ_UNAVAILABLE)
     {
       g_task_return_boolean (task, TRUE);
       g_object_unref (task);
@@ -463,7 +384,7 @@ load_searched (GTask *task)
     }
   if (d->items == NULL)
     {
-      d->status = STORE_SECRET_NOT_FOUND;
+      d->status = STORE_READ_NOT_FOUND;
       g_task_return_boolean (task, TRUE);
       g_object_unref (task);
       return;
@@ -471,7 +392,7 @@ load_searched (GTask *task)
   item = pick_unlocked (d->items);
   if (item == NULL)
     {
-      d->status = STORE_SECRET_LOCKED;
+      d->status = STORE_READ_LOCKED;
       g_task_return_boolean (task, TRUE);
       g_object_unref (task);
       return;
@@ -481,29 +402,20 @@ load_searched (GTask *task)
 }
 
 void
-store_secret_load_async (StoreSecret *self, GCancellable *cancellable,
-                         GAsyncReadyCallback callback, gpointer user_data)
+store_secret_load_async (StoreSecret *self, GAsyncReadyCallback callback, gpointer user_data)
 {
-  find_items (op_task_new (self, store_secret_load_async, cancellable, callback, user_data), load_searched);
+  find_items (op_task_new (self, store_secret_load_async, callback, user_data), load_searched);
 }
 
-StoreSecretStatus
-store_secret_load_finish (StoreSecret *self, GAsyncResult *result, AuthRecord **record, GError **error)
+StoreRead *
+store_secret_load_finish (StoreSecret *self, GAsyncResult *result, GError **error)
 {
   OpData *d = g_task_get_task_data (G_TASK (result));
 
-  *record = NULL;
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   if (!g_task_propagate_boolean (G_TASK (result), error))
-    {
-      /* An item whose secret cannot be used is still watched: its writer
-       * may put it right. */
-      note_item (self, d->item, d->started_usec);
-      return STORE_SECRET_UNAVAILABLE;
-    }
-  note_item (self, d->status == STORE_SECRET_FOUND ? d->item : NULL, d->started_usec);
-  if (d->record != NULL)
-    *record = auth_record_ref (d->record);
-  return d->status;
+    return NULL;
+  return store_read_new (d->status, d->record);
 }
 
 /* ---- save -------------------------------------------------------------- */
@@ -598,7 +510,7 @@ save_searched (GTask *task)
 {
   OpData *d = g_task_get_task_data (task);
 
-  if (d->status == STORE_SECRET_UNAVAILABLE)
+  if (d->status == STORE_READ_UNAVAILABLE)
     {
       g_task_return_new_error (task, CODEX_AUTH_ERROR, CODEX_AUTH_ERROR_STORE_UNAVAILABLE,
                                "No Secret Service is running");
@@ -613,19 +525,20 @@ save_searched (GTask *task)
       return;
     }
   /* CreateItem with "replace": the item with these attributes is updated
-   * in place, and gnome-keyring tells every watcher (the Codex CLI calls
-   * SetSecret on an existing item, which goes unannounced: see the poll). */
+   * in place, and gnome-keyring tells every watcher. (The Codex CLI calls
+   * SetSecret on an existing item, which goes unannounced: its lock file
+   * shows it, store-file.c, and no token goes out from a read of the item
+   * over a second old, auth-manager.c.) */
   secret_collection_for_alias (d->service, SECRET_COLLECTION_DEFAULT, SECRET_COLLECTION_NONE,
                                g_task_get_cancellable (task), collection_got_cb, task);
 }
 
 void
-store_secret_save_async (StoreSecret *self, AuthRecord *record, GCancellable *cancellable,
-                         GAsyncReadyCallback callback, gpointer user_data)
+store_secret_save_async (StoreSecret *self, AuthRecord *record, GAsyncReadyCallback callback, gpointer user_data)
 {
-  GTask *task = op_task_new (self, store_secret_save_async, cancellable, callback, user_data);
+  GTask *task = op_task_new (self, store_secret_save_async, callback, user_data);
   OpData *d = g_task_get_task_data (task);
-  g_autoptr(CodexSecret) json = auth_record_serialize (record);
+  g_autoptr(Sensitive) json = auth_record_serialize (record);
 
   /* libsecret copies the secret into its own (non-pageable) memory. */
   d->value = secret_value_new (json, -1, "text/plain");
@@ -663,7 +576,7 @@ delete_searched (GTask *task)
   guint *pending;
 
   /* No Secret Service, or no item: nothing stored there. */
-  if (d->status == STORE_SECRET_UNAVAILABLE || d->items == NULL)
+  if (d->status == STORE_READ_UNAVAILABLE || d->items == NULL)
     {
       g_task_return_boolean (task, TRUE);
       g_object_unref (task);
@@ -686,11 +599,9 @@ delete_searched (GTask *task)
 }
 
 void
-store_secret_delete_async (StoreSecret *self, GCancellable *cancellable,
-                           GAsyncReadyCallback callback, gpointer user_data)
+store_secret_delete_async (StoreSecret *self, GAsyncReadyCallback callback, gpointer user_data)
 {
-  find_items (op_task_new (self, store_secret_delete_async, cancellable, callback, user_data),
-              delete_searched);
+  find_items (op_task_new (self, store_secret_delete_async, callback, user_data), delete_searched);
 }
 
 
@@ -748,7 +659,7 @@ unlock_searched (GTask *task)
   OpData *d = g_task_get_task_data (task);
   g_autoptr(GList) locked = NULL;
 
-  if (d->status == STORE_SECRET_UNAVAILABLE)
+  if (d->status == STORE_READ_UNAVAILABLE)
     {
       g_task_return_new_error (task, CODEX_AUTH_ERROR, CODEX_AUTH_ERROR_STORE_UNAVAILABLE,
                                "No Secret Service is running");
@@ -775,16 +686,20 @@ unlock_searched (GTask *task)
 }
 
 void
-store_secret_unlock_async (StoreSecret *self, GCancellable *cancellable,
-                           GAsyncReadyCallback callback, gpointer user_data)
+store_secret_unlock_async (StoreSecret *self, GAsyncReadyCallback callback, gpointer user_data)
 {
-  find_items (op_task_new (self, store_secret_unlock_async, cancellable, callback, user_data),
-              unlock_searched);
+  find_items (op_task_new (self, store_secret_unlock_async, callback, user_data), unlock_searched);
 }
 
 gboolean
-store_secret_op_finish (StoreSecret *self, GAsyncResult *result, GError **error)
+store_secret_write_finish (StoreSecret *self, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+gboolean
+store_secret_unlock_finish (StoreSecret *self, GAsyncResult *result, GError **error)
+{
+  return store_secret_write_finish (self, result, error);
 }

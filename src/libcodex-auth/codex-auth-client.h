@@ -77,11 +77,17 @@ const char *codex_auth_client_get_email (CodexAuthClient *self);
 CODEX_AUTH_EXPORT
 const char *codex_auth_client_get_plan_type (CodexAuthClient *self);
 CODEX_AUTH_EXPORT
+const char *codex_auth_client_get_refresh_state (CodexAuthClient *self);
+CODEX_AUTH_EXPORT
 const char *codex_auth_client_get_refresh_error (CodexAuthClient *self);
 CODEX_AUTH_EXPORT
 const char *codex_auth_client_get_refresh_error_message (CodexAuthClient *self);
 CODEX_AUTH_EXPORT
+gboolean codex_auth_client_get_requires_login (CodexAuthClient *self);
+CODEX_AUTH_EXPORT
 const char *codex_auth_client_get_credential_store (CodexAuthClient *self);
+CODEX_AUTH_EXPORT
+const char *codex_auth_client_get_credential_store_reason (CodexAuthClient *self);
 CODEX_AUTH_EXPORT
 const char *codex_auth_client_get_store_state (CodexAuthClient *self);
 CODEX_AUTH_EXPORT

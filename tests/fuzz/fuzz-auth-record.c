@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "auth-record.h"
-#include "codex-secret.h"
+#include "sensitive.h"
 #include "fuzz.h"
 
 int
@@ -14,7 +14,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   g_autoptr(AuthRecord) record = NULL;
   g_autoptr(AuthRecord) again = NULL;
-  g_autoptr(CodexSecret) out = NULL;
+  g_autoptr(Sensitive) out = NULL;
 
   fuzz_quiet ();
   record = auth_record_parse ((const char *) data, size, NULL);

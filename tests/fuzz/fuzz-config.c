@@ -2,19 +2,18 @@
 /* libFuzzer target: the configuration file's parser. */
 #include "config.h"
 
-#include "daemon-config.h"
+#include "daemon-settings.h"
 #include "fuzz.h"
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  DaemonConfig config;
+  DaemonSettings settings = { 0 };
 
   fuzz_quiet ();
-  daemon_config_init (&config);
-  if (daemon_config_load_data (&config, (const char *) data, size, "fuzz.conf", NULL) &&
-      config.codex_home != NULL && !g_path_is_absolute (config.codex_home))
+  if (daemon_settings_load_config (&settings, (const char *) data, size, "fuzz.conf", NULL) &&
+      settings.codex_home != NULL && !g_path_is_absolute (settings.codex_home))
     __builtin_trap ();
-  daemon_config_clear (&config);
+  daemon_settings_clear (&settings);
   return 0;
 }

@@ -5,12 +5,12 @@
 #include "config.h"
 
 #include "fuzz.h"
-#include "token-client.h"
+#include "refresh-protocol.h"
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  g_autoptr(TokenResult) result = NULL;
+  g_autoptr(RefreshResult) result = NULL;
   g_autofree char *retry_after = NULL;
   guint status;
   size_t header;
@@ -22,11 +22,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   header = MIN ((size_t) data[2], size - 3);
   if (header > 0)
     retry_after = g_strndup ((const char *) data + 3, header);
-  result = token_result_from_response (status, (const char *) data + 3 + header, size - 3 - header, retry_after,
+  result = refresh_result_from_response (status, (const char *) data + 3 + header, size - 3 - header, retry_after,
                                        G_GINT64_CONSTANT (1800000000000000));
   /* Every answer is classified, failures with a code and a message. */
-  if (result == NULL || (result->kind != TOKEN_RESULT_SUCCESS && (result->code == NULL || result->message == NULL)) ||
-      result->retry_after_usec < 0 || result->retry_after_usec > TOKEN_MAX_RETRY_AFTER_USEC)
+  if (result == NULL || (result->kind != REFRESH_RESULT_SUCCESS && (result->code == NULL || result->message == NULL)) ||
+      result->retry_after_usec < 0 || result->retry_after_usec > REFRESH_MAX_RETRY_AFTER_USEC)
     __builtin_trap ();
   return 0;
 }

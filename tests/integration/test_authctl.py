@@ -371,7 +371,7 @@ class TestCtl(CtlTestCase):
         out = self.ctl("status")
         self.assertEqual(out.returncode, 0, out.stderr)
         for text in ("Auth method: chatgpt", "Account: acc-ctl", "Email: ctl@example.com", "Plan: pro",
-                     "Refresh state: ok", "Requires login: no", "Store: file (ok)",
+                     "Refresh state: ok", "Requires login: no", "Store: file", "Store state: ok",
                      "Chosen by: daemon setting: file", "Last refresh:",
                      "Token expires: Tue 2030-01-01 00:00:00 UTC (in "):
             self.assertIn(text, out.stdout)
@@ -393,7 +393,7 @@ class TestCtl(CtlTestCase):
                                      "plan_type", "refresh_state", "refresh_error", "refresh_error_message",
                                      "last_refresh", "access_token_expires", "next_refresh_attempt",
                                      "credential_store", "store_state", "store_error_message",
-                                     "credential_store_reason", "codex_config_error", "version"})
+                                     "credential_store_reason", "codex_config_error", "pending_login", "version"})
         self.assertEqual(data["credential_store_reason"], "daemon setting: file")
         self.assertEqual(data["codex_config_error"], None)
         self.assertEqual(data["refresh_error"], "refresh_token_reused")

@@ -60,7 +60,7 @@ class FaultTestCase(KeyringFixture, DaemonTestCase):
         self.env["CODEX_AUTHD_TEST_RECENT_REFRESH_MS"] = "0"
         self.counts = collections.Counter()
         self.proc = None
-        self.rescue_path = os.path.join(self.tmp, "state", "codex-authd", "unsaved-refresh.json")
+        self.rescue_path = os.path.join(self.tmp, "state", "codex-authd", "rescue-copy.json")
 
     # -- clients -------------------------------------------------------------
 

@@ -460,7 +460,7 @@ class TestRefresh(RefreshTestCase):
             self.assertEqual(self.read_auth()["tokens"]["refresh_token"], "rt-1")
             self.assertEqual(self.get_auth_status(True, False)[1], first["json"]["access_token"])
             # They are also in the rescue copy (0600), which a restart takes.
-            rescue = os.path.join(self.tmp, "state", "codex-authd", "unsaved-refresh.json")
+            rescue = os.path.join(self.tmp, "state", "codex-authd", "rescue-copy.json")
             self.assertEqual(stat.S_IMODE(os.stat(rescue).st_mode), 0o600)
             self.assertEqual(self.stop_daemon(self.daemons[-1][0]), 0)
             self.start_daemon()
@@ -510,7 +510,7 @@ class TestRefresh(RefreshTestCase):
             out = subprocess.run([self.binary, "--token-url", url], capture_output=True, text=True,
                                  env=self.env, timeout=30)
             self.assertEqual(out.returncode, 2, url)
-            self.assertIn("token URL", out.stderr)
+            self.assertIn("token-url", out.stderr)
         out = subprocess.run([self.binary, "--request-timeout", "0"], capture_output=True, text=True,
                              env=self.env, timeout=30)
         self.assertEqual(out.returncode, 2)

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "auth-record.h"
-#include "codex-secret.h"
+#include "sensitive.h"
 #include "test-helpers.h"
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -108,7 +108,7 @@ test_unsupported_mode_kept (void)
 {
   const char *json = "{\"auth_mode\":\"future\",\"tokens\":{\"x\":[1,2]},\"OPENAI_API_KEY\":7}";
   g_autoptr(AuthRecord) r = parse_ok (json);
-  g_autoptr(CodexSecret) out = auth_record_serialize (r);
+  g_autoptr(Sensitive) out = auth_record_serialize (r);
 
   g_assert_cmpint (auth_record_get_mode (r), ==, AUTH_MODE_UNSUPPORTED);
   g_assert_cmpstr (auth_record_get_mode_field (r), ==, "future");
@@ -167,9 +167,9 @@ test_round_trip (void)
                                         ",\"future_field\":{\"a\":[1,true,null]},\"n\":1.5",
                                         ",\"token_extra\":\"keep me\"");
   g_autoptr(AuthRecord) r = parse_ok (json);
-  g_autoptr(CodexSecret) out = auth_record_serialize (r);
+  g_autoptr(Sensitive) out = auth_record_serialize (r);
   g_autoptr(AuthRecord) r2 = parse_ok (out);
-  g_autoptr(CodexSecret) out2 = auth_record_serialize (r2);
+  g_autoptr(Sensitive) out2 = auth_record_serialize (r2);
 
   /* Compact output of compact input is byte-identical, unknown fields
    * included, and serializing again is stable. */
@@ -186,7 +186,7 @@ test_round_trip_pretty_input (void)
 {
   const char *json = "{\n  \"OPENAI_API_KEY\": \"sk-x\",\n  \"tokens\": null,\n  \"last_refresh\": null\n}\n";
   g_autoptr(AuthRecord) r = parse_ok (json);
-  g_autoptr(CodexSecret) out = auth_record_serialize (r);
+  g_autoptr(Sensitive) out = auth_record_serialize (r);
 
   g_assert_cmpstr (out, ==, "{\"OPENAI_API_KEY\":\"sk-x\",\"tokens\":null,\"last_refresh\":null}");
 }
@@ -394,7 +394,7 @@ test_deep_nesting (void)
   g_assert_no_error (error);
   out = auth_record_serialize (r);
   g_assert_nonnull (strstr (out, "[[[[[[[[[[]]]]]]]]]]"));
-  codex_secret_free (g_steal_pointer (&out));
+  sensitive_free (g_steal_pointer (&out));
 }
 
 int

@@ -3,6 +3,8 @@
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <libsoup/soup.h>
+#include <signal.h>
 #include <string.h>
 
 #include "test-helpers.h"
@@ -77,3 +79,56 @@ test_nested_json (const char *prefix, guint depth, const char *suffix)
   g_string_append (s, suffix);
   return g_string_free (s, FALSE);
 }
+
+/* ---- the fake token server ---------------------------------------------- */
+
+void
+test_fake_server_start (TestFakeServer *s)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autofree char *line = NULL;
+  const char *python = g_getenv ("CODEX_AUTHD_TEST_PYTHON");
+  const char *script = g_getenv ("CODEX_AUTHD_FAKE_TOKEN_SERVER");
+
+  g_assert_nonnull (python);
+  g_assert_nonnull (script);
+  s->proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, python, script, NULL);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (s->proc));
+  line = g_data_input_stream_read_line (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_prefix (line, "PORT "));
+  s->base = g_strdup_printf ("http://127.0.0.1:%s", line + 5);
+  s->control = soup_session_new ();
+}
+
+void
+test_fake_server_stop (TestFakeServer *s)
+{
+  g_subprocess_send_signal (s->proc, SIGTERM);
+  g_subprocess_wait (s->proc, NULL, NULL);
+  g_clear_object (&s->proc);
+  g_clear_object (&s->control);
+  g_free (s->base);
+}
+
+char *
+test_fake_server_control (TestFakeServer *s, const char *method, const char *path, const char *json)
+{
+  g_autofree char *url = g_strconcat (s->base, path, NULL);
+  g_autoptr(SoupMessage) msg = soup_message_new (method, url);
+  g_autoptr(GBytes) reply = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (json != NULL)
+    {
+      g_autoptr(GBytes) body = g_bytes_new (json, strlen (json));
+      soup_message_set_request_body_from_bytes (msg, "application/json", body);
+    }
+  reply = soup_session_send_and_read (s->control, msg, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+  return g_strndup (g_bytes_get_data (reply, NULL), g_bytes_get_size (reply));
+}
+

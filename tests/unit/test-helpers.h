@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
+#include <libsoup/soup.h>
 
 /* Helpers shared by the unit test programs. */
 
@@ -18,3 +19,16 @@ void test_remove_tree (const char *path);
 /* @prefix, then @depth nested JSON arrays, then @suffix: a document nested
  * @depth levels (plus what @prefix opens). */
 char *test_nested_json (const char *prefix, guint depth, const char *suffix);
+
+/* tests/fakes/fake-token-server.py, started with the interpreter of
+ * $CODEX_AUTHD_TEST_PYTHON: its base URL, and its control endpoint. */
+typedef struct {
+  GSubprocess *proc;
+  char *base;           /* http://127.0.0.1:PORT */
+  SoupSession *control;
+} TestFakeServer;
+
+void test_fake_server_start (TestFakeServer *s);
+void test_fake_server_stop (TestFakeServer *s);
+/* A request to its control API (/_control/...): the answer's body. */
+char *test_fake_server_control (TestFakeServer *s, const char *method, const char *path, const char *json);

@@ -12,7 +12,7 @@
 #include <fcntl.h>
 
 #include "auth-record.h"
-#include "codex-secret.h"
+#include "sensitive.h"
 #include "store-file.h"
 #include "test-helpers.h"
 
@@ -29,9 +29,9 @@ test_store_file_load (void)
   FILE *f;
 
   g_assert_no_error (error);
-  store = store_file_new (dir);
+  store = store_file_new (dir, NULL);
   path = g_build_filename (dir, "auth.json", NULL);
-  g_assert_cmpstr (store_file_get_path (store), ==, path);
+  g_assert_cmpstr (store_file_describe (store), ==, path);
 
   /* No file: no record and no error. */
   r = store_file_load_sync (store, &error);
@@ -98,7 +98,7 @@ test_store_file_save_and_delete (void)
   g_autofree char *home = g_build_filename (dir, "codex", NULL);
   g_autofree char *path = g_build_filename (home, "auth.json", NULL);
   g_autofree char *data_lock = g_build_filename (home, "auth.json.lock", NULL);
-  g_autoptr(StoreFile) store = store_file_new (home);
+  g_autoptr(StoreFile) store = store_file_new (home, NULL);
   g_autoptr(AuthRecord) record = auth_record_new_api_key ("sk-saved");
   g_autoptr(AuthRecord) back = NULL;
   g_autoptr(GDir) listing = NULL;
@@ -139,11 +139,11 @@ test_store_file_hold_lock (void)
   g_autoptr(GError) error = NULL;
   g_autofree char *dir = test_make_tmpdir ();
   g_autofree char *lock = g_build_filename (dir, "auth.lock", NULL);
-  g_autoptr(StoreFile) store = store_file_new (dir);
+  g_autoptr(StoreFile) store = store_file_new (dir, NULL);
   g_autoptr(AuthRecord) record = auth_record_new_api_key ("sk-under-lock");
   int fd = -1;
 
-  g_assert_true (store_file_hold_lock_sync (store, &fd, &error));
+  g_assert_true (auth_lock_take_sync (dir, &fd, &error));
   g_assert_no_error (error);
   g_assert_cmpint (fd, >=, 0);
   g_assert_false (lock_is_free (lock));

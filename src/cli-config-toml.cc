@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The TOML side of cli-config.h: the only C++ in the project, so that the
+ * Codex CLI's config.toml is read by a real TOML parser (toml++). No
+ * exception leaves this file. */
+#include "config.h"
+
+#include <gio/gio.h>
+
+#include <string>
+#include <string_view>
+
+#define TOML_ENABLE_FORMATTERS 0
+#include <toml++/toml.h>
+
+#include "cli-config.h"
+
+namespace {
+
+/* toml++ counts columns in code points; the byte offset of (@line,
+ * @column) in @text, or std::string::npos. */
+size_t
+offset_of (std::string_view text, toml::source_index line, toml::source_index column)
+{
+  size_t pos = 0;
+
+  for (toml::source_index l = 1; l < line; l++)
+    {
+      pos = text.find ('\n', pos);
+      if (pos == std::string_view::npos)
+        return std::string::npos;
+      pos++;
+    }
+  for (toml::source_index c = 1; c < column; c++)
+    {
+      if (pos >= text.size ())
+        return std::string::npos;
+      /* Skip one UTF-8 sequence: a lead byte and its continuation bytes. */
+      pos++;
+      while (pos < text.size () && (static_cast<unsigned char> (text[pos]) & 0xC0) == 0x80)
+        pos++;
+    }
+  return pos;
+}
+
+char *
+describe_error (const toml::parse_error &e)
+{
+  const auto &where = e.source ().begin;
+  std::string_view what = e.description ();
+
+  return g_strdup_printf ("line %u, column %u: %.*s", static_cast<unsigned> (where.line),
+                          static_cast<unsigned> (where.column), static_cast<int> (what.size ()), what.data ());
+}
+
+CliStoreSetting
+setting_of (const toml::table &table, char **problem)
+{
+  const toml::node *node = table.get (CLI_CONFIG_KEY);
+  std::optional<std::string_view> value;
+
+  if (node == nullptr)
+    return CLI_STORE_SETTING_DEFAULT;
+  value = node->value<std::string_view> ();
+  if (value && *value == "file")
+    return CLI_STORE_SETTING_FILE;
+  if (value && *value == "keyring")
+    return CLI_STORE_SETTING_KEYRING;
+  if (value && *value == "auto")
+    return CLI_STORE_SETTING_AUTO;
+  if (problem != nullptr)
+    {
+      if (value)
+        {
+          g_autofree char *shown = g_utf8_make_valid (value->data (), static_cast<gssize> (MIN (value->size (), 64)));
+          *problem = g_strdup_printf (CLI_CONFIG_KEY " is \"%s\"; the values codex-authd follows are "
+                                      "\"file\", \"keyring\" and \"auto\"", shown);
+        }
+      else
+        *problem = g_strdup (CLI_CONFIG_KEY " is not a string");
+    }
+  return CLI_STORE_SETTING_INVALID;
+}
+
+} // namespace
+
+extern "C" const char *
+cli_store_setting_to_string (CliStoreSetting setting)
+{
+  switch (setting)
+    {
+    case CLI_STORE_SETTING_FILE:
+      return "file";
+    case CLI_STORE_SETTING_KEYRING:
+      return "keyring";
+    case CLI_STORE_SETTING_AUTO:
+      return "auto";
+    case CLI_STORE_SETTING_DEFAULT:
+    case CLI_STORE_SETTING_INVALID:
+    default:
+      return "";
+    }
+}
+
+extern "C" CliStoreSetting
+cli_config_parse_store_setting (const char *text, gsize len, char **problem)
+{
+  if (problem != nullptr)
+    *problem = nullptr;
+  try
+    {
+      toml::table table = toml::parse (std::string_view (text, len));
+      return setting_of (table, problem);
+    }
+  catch (const toml::parse_error &e)
+    {
+      if (problem != nullptr)
+        {
+          g_autofree char *where = describe_error (e);
+          *problem = g_strdup_printf ("not valid TOML (%s)", where);
+        }
+    }
+  catch (...)
+    {
+      if (problem != nullptr)
+        *problem = g_strdup ("cannot be read as TOML");
+    }
+  return CLI_STORE_SETTING_INVALID;
+}
+
+extern "C" char *
+cli_config_with_store_setting (const char *text, gsize len, const char *value, GError **error)
+{
+  std::string_view doc (text, len);
+  std::string out;
+
+  try
+    {
+      toml::table before = toml::parse (doc);
+      const toml::node *node = before.get (CLI_CONFIG_KEY);
+      toml::table expected = before;
+      std::string literal = std::string ("\"") + value + "\"";
+
+      if (node != nullptr)
+        {
+          const toml::source_region &where = node->source ();
+          size_t begin = offset_of (doc, where.begin.line, where.begin.column);
+          size_t end = offset_of (doc, where.end.line, where.end.column);
+
+          if (begin == std::string::npos || end == std::string::npos || end < begin)
+            {
+              g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                           "cannot find where " CLI_CONFIG_KEY " is set");
+              return nullptr;
+            }
+          out.reserve (len + literal.size ());
+          out.append (doc.substr (0, begin)).append (literal).append (doc.substr (end));
+        }
+      else
+        {
+          /* A root key goes before the first table header: the first line
+           * is always such a place (after a byte-order mark). */
+          size_t at = doc.substr (0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
+
+          out.append (doc.substr (0, at))
+              .append (CLI_CONFIG_KEY " = ")
+              .append (literal)
+              .append ("\n")
+              .append (doc.substr (at));
+        }
+
+      expected.insert_or_assign (CLI_CONFIG_KEY, std::string (value));
+      toml::table after = toml::parse (std::string_view (out));
+      if (after != expected)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                       "cannot set " CLI_CONFIG_KEY " without changing other settings");
+          return nullptr;
+        }
+    }
+  catch (const toml::parse_error &e)
+    {
+      g_autofree char *where = describe_error (e);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "not valid TOML (%s)", where);
+      return nullptr;
+    }
+  catch (...)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot edit the TOML document");
+      return nullptr;
+    }
+  return g_strndup (out.data (), out.size ());
+}

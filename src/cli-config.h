@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* The Codex CLI's own choice of credential store: the top-level key
+ * cli_auth_credentials_store in $CODEX_HOME/config.toml, read with a real
+ * TOML parser (toml++, behind this C header). */
+
+typedef enum {
+  CLI_STORE_SETTING_DEFAULT, /* no config.toml or no key: the CLI's default, the file */
+  CLI_STORE_SETTING_FILE,    /* "file": auth.json only */
+  CLI_STORE_SETTING_KEYRING, /* "keyring": the Secret Service item only */
+  CLI_STORE_SETTING_AUTO,    /* "auto": the item when the Secret Service works, else the file */
+  CLI_STORE_SETTING_INVALID, /* config.toml cannot be used: the CLI's default applies */
+} CliStoreSetting;
+
+#define CLI_CONFIG_KEY "cli_auth_credentials_store"
+#define CLI_CONFIG_NAME "config.toml"
+/* config.toml is read only up to this size. */
+#define CLI_CONFIG_MAX_SIZE (1024 * 1024)
+
+/* "file", "keyring", "auto"; "" for DEFAULT and INVALID. */
+const char *cli_store_setting_to_string (CliStoreSetting setting);
+
+/* Reads the setting from the TOML document @text (@len bytes, need not be
+ * NUL-terminated). For INVALID, *problem (if not NULL) says why, with the
+ * line and column of a syntax error; it is NULL otherwise. */
+CliStoreSetting cli_config_parse_store_setting (const char *text, gsize len, char **problem);
+
+/* The document @text with the key set to @value ("file", "keyring" or
+ * "auto"), every other byte unchanged: the value is replaced where it
+ * stands, or the key is added as the document's first line. The result
+ * is parsed again and checked to differ from @text in that key only.
+ * NULL with an error (G_IO_ERROR_INVALID_DATA) when @text does not parse. */
+char *cli_config_with_store_setting (const char *text, gsize len, const char *value, GError **error);
+
+/* Blocking (worker threads and codex-authctl only): the setting in
+ * @codex_home/config.toml. A missing file is DEFAULT; an unreadable or
+ * unparsable one INVALID with *problem naming the file. */
+CliStoreSetting cli_config_read_store_setting (const char *codex_home, char **problem);
+
+/* Blocking: sets the key in @codex_home/config.toml (created if missing),
+ * atomically, keeping the rest of the file and its permissions; a
+ * symbolic link is followed, not replaced. */
+gboolean cli_config_write_store_setting (const char *codex_home, const char *value, GError **error);
+
+G_END_DECLS

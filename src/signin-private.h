@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* One sign-in and the manager's state, shared by signin-manager.c (the
+ * pending slot, a sign-in's life, the code exchange and the store),
+ * signin-browser.c and signin-device.c. Nothing else includes this. */
+
+#include <libsoup/soup.h>
+
+#include "signin-manager.h"
+
+typedef enum {
+  SIGNIN_KIND_BROWSER,
+  SIGNIN_KIND_DEVICE,
+} SigninKind;
+
+/* One sign-in, from its start to its end. References: the manager's slot,
+ * each request in flight, and the handler of its callback server. */
+typedef struct {
+  int ref_count;
+  SigninManager *manager; /* not a reference: the manager outlives its sign-ins (stop()) */
+  char *id;
+  SigninKind kind;
+  GCancellable *cancellable; /* its requests */
+  GTask *start_task;         /* the start, until answered */
+  gboolean started;          /* the start was answered: "completed" will be emitted */
+  gboolean committed;        /* tokens obtained, being stored: no longer cancellable */
+  gboolean ended;
+  guint timeout_id;
+  guint retry_id; /* browser: the next bind attempt; device: the next poll */
+
+  /* Browser. */
+  SoupServer *server;
+  guint port_index;
+  guint attempt;
+  gboolean cancel_sent;
+  guint port;
+  char *redirect_uri;
+  char *state;
+  Sensitive *verifier;
+  char *auth_url;
+  SoupServerMessage *callback_msg; /* the callback, paused while the code is exchanged */
+
+  /* Device code. */
+  SigninDeviceCode device;
+  char *verification_url;
+
+  /* Between the code exchange and the store. */
+  SigninTokens tokens;
+  AuthRecord *record; /* from the tokens, without an API key */
+} Signin;
+
+struct _SigninManager {
+  GObject parent;
+  AuthManager *auth;
+  HttpClient *http;
+  Revoker *revoker;
+  /* The settings, copied. */
+  char *issuer;
+  char **workspaces;
+  guint ports[SIGNIN_MAX_PORTS];
+  guint n_ports;
+  guint browser_timeout;
+  guint device_timeout;
+
+  Signin *current;           /* the pending sign-in (or the one starting) */
+  GPtrArray *retiring;       /* callback servers finishing their last page (signin-browser.c) */
+  GCancellable *cancellable; /* background requests (revocations) */
+  int ops;                   /* requests and store changes in flight */
+};
+
+/* signin-manager.c */
+Signin *signin_new (SigninManager *self, SigninKind kind, GTask *start_task);
+Signin *signin_ref (Signin *signin);
+void signin_unref (gpointer signin);
+void signin_op_begin (SigninManager *self);
+void signin_op_end (SigninManager *self);
+/* The start is answered: the sign-in is pending from now on. */
+void signin_started (Signin *signin);
+/* Ends @signin: success, or failure with @code and @message (a sentence a
+ * person can act on). @last: the server message whose answer must go out
+ * before the callback server closes (NULL: none). */
+void signin_end (Signin *signin, gboolean success, SigninError code, const char *message, SoupServerMessage *last);
+void signin_fail (Signin *signin, SigninError code, const char *message);
+/* Exchanges the authorization code, then stores the tokens. */
+void signin_exchange_code (Signin *signin, const char *code, const char *redirect_uri, const char *verifier);
+
+/* signin-browser.c */
+/* Starts the browser flow of @signin: the callback server, on the first
+ * port it can take. */
+void signin_browser_begin (Signin *signin);
+/* A page for the browser, on the callback's answer. */
+void signin_browser_respond_page (SoupServerMessage *msg, char *html);
+/* Hands the server of an ended sign-in over to retire (it answers its last
+ * page, @last, then closes). */
+void signin_browser_retire_server (SigninManager *self, SoupServer *server, SoupServerMessage *last);
+void signin_browser_free_retiring (gpointer retiring);
+
+/* signin-device.c */
+/* Starts the device-code flow of @signin: asks the issuer for a code. */
+void signin_device_begin (Signin *signin);
