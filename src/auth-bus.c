@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The org.codex.Auth1 object: the vtable, the method handlers, the
+ * caller check, and one PropertiesChanged per state change. */
 #define G_LOG_DOMAIN "codex-authd-bus"
 
 #include "config.h"

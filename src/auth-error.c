@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The one table of org.codex.Auth1 errors: GError codes, D-Bus names,
+ * meanings and codex-authctl exit statuses. */
 #include "config.h"
 
 #include <gio/gio.h>

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Decoding the claims of a JWT (no signature check): the id_token's
+ * identity and the access token's expiry. */
 #define G_LOG_DOMAIN "codex-authd-jwt"
 
 #include "config.h"

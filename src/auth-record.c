@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The Codex auth record (auth.json and the keyring item's secret):
+ * parsing, the round trip with unknown fields, fingerprints, new records. */
 #define G_LOG_DOMAIN "codex-authd-record"
 
 #include "config.h"

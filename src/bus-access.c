@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The caller check: method calls to the object are served only to peers
+ * of the daemon's UID, found asynchronously from the bus. */
 #define G_LOG_DOMAIN "codex-authd-access"
 
 #include "config.h"

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* sd-bus dispatched from the GLib main loop: a GSource on the bus fd. */
 #define G_LOG_DOMAIN "codex-authd-bus"
 
 #include "config.h"

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The well-known name: requesting it, losing it to another instance,
+ * and the idle exit. */
 #define G_LOG_DOMAIN "codex-authd"
 
 #include "config.h"

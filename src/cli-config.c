@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The Codex CLI's config.toml on disk: reading its storage setting and
+ * rewriting it (the TOML itself: cli-config-toml.cc). */
 #define G_LOG_DOMAIN "codex-authd-config"
 
 #include "config.h"

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The Codex CLI's config.toml: its storage setting, read and edited. */
 #pragma once
 
 #include <glib.h>

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Logging to the journal with a MESSAGE_ID per kind of event when
+ * stderr is the journal. */
 #include "config.h"
 
 #include <stdio.h>

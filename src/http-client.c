@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The one HTTP client of the daemon (libsoup): bounded answers, bounded
+ * time, no redirects; and the URLs it accepts. */
 #define G_LOG_DOMAIN "codex-authd-http"
 
 #include "config.h"

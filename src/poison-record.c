@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The persisted poison record: its JSON, atomic saves, loading. */
 #define G_LOG_DOMAIN "codex-authd-poison"
 
 #include "config.h"

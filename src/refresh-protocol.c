@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The issuer's refresh protocol: the request body, and the
+ * classification of an answer into success, permanent or transient. */
 #define G_LOG_DOMAIN "codex-authd-refresh-protocol"
 
 #include "config.h"

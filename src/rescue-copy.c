@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The rescue copy of refreshed tokens the store has not taken yet: its
+ * file, written atomically, read back at start. */
 #define G_LOG_DOMAIN "codex-authd-rescue"
 
 #include "config.h"

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Blocking file helpers for worker threads: bounded reads, atomic
+ * writes, flock with a timeout, the state directory. */
 #define G_LOG_DOMAIN "codex-authd-file"
 
 #include "config.h"

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Reading untrusted JSON with bounds (depth, UTF-8), member accessors,
+ * wiping secrets json-glib keeps, building bodies that hold secrets. */
 #include "config.h"
 
 #include <string.h>

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Strings that hold secrets, wiped before they are freed. */
 #include "config.h"
 
 #include <string.h>

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The file store: $CODEX_HOME/auth.json written as the Codex CLI writes
+ * it, in worker threads, and the watch of $CODEX_HOME. */
 #define G_LOG_DOMAIN "codex-authd-store-file"
 
 #include "config.h"

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The keyring store: the Codex CLI's Secret Service item through
+ * libsecret's asynchronous API, and the Secret Service's signals. */
 #define G_LOG_DOMAIN "codex-authd-store-secret"
 
 #include "config.h"

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Store changes applied one at a time, in the order they were asked for. */
 #define G_LOG_DOMAIN "codex-authd-writes"
 
 #include "config.h"

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
+// CodexAuth for Qt: the login, from org.codex.Auth1 through the proxy qdbusxml2cpp generates.
 #include "codexauth.h"
 
 #include <QDBusConnection>

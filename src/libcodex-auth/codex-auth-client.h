@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* CodexAuthClient, the public API of libcodex-auth-1 (see its section documentation). */
 #pragma once
 
 #if !defined(CODEX_AUTH_INSIDE) && !defined(CODEX_AUTH_COMPILATION)

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* CODEX_AUTH_ERROR, the error domain of the service and its clients. */
 #pragma once
 
 #if !defined(CODEX_AUTH_INSIDE) && !defined(CODEX_AUTH_COMPILATION)

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What the unit tests share (test-helpers.h). */
 #include "config.h"
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <string.h>
 
 #include "test-helpers.h"
@@ -80,6 +82,32 @@ test_nested_json (const char *prefix, guint depth, const char *suffix)
   return g_string_free (s, FALSE);
 }
 
+/* ---- children ----------------------------------------------------------- */
+
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+GSubprocess *
+test_spawn (GSubprocessFlags flags, GSubprocessLauncher *launcher, GError **error, const char *first, ...)
+{
+  g_autoptr(GSubprocessLauncher) own = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  va_list ap;
+
+  if (launcher == NULL)
+    launcher = own = g_subprocess_launcher_new (flags);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  va_start (ap, first);
+  for (const char *a = first; a != NULL; a = va_arg (ap, const char *))
+    g_ptr_array_add (argv, (gpointer) a);
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+  return g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, error);
+}
+
 /* ---- the fake token server ---------------------------------------------- */
 
 void
@@ -93,7 +121,7 @@ test_fake_server_start (TestFakeServer *s)
 
   g_assert_nonnull (python);
   g_assert_nonnull (script);
-  s->proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, python, script, NULL);
+  s->proc = test_spawn (G_SUBPROCESS_FLAGS_STDOUT_PIPE, NULL, &error, python, script, NULL);
   g_assert_no_error (error);
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (s->proc));
   line = g_data_input_stream_read_line (out, NULL, NULL, &error);

@@ -32,3 +32,8 @@ void test_fake_server_start (TestFakeServer *s);
 void test_fake_server_stop (TestFakeServer *s);
 /* A request to its control API (/_control/...): the answer's body. */
 char *test_fake_server_control (TestFakeServer *s, const char *method, const char *path, const char *json);
+
+/* Spawns a child that is killed when the test dies (so that a failed test
+ * leaves nothing running); @launcher (may be NULL) sets its environment. */
+GSubprocess *test_spawn (GSubprocessFlags flags, GSubprocessLauncher *launcher, GError **error, const char *first,
+                         ...) G_GNUC_NULL_TERMINATED;
