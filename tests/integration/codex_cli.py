@@ -18,11 +18,24 @@ import time
 VERSION = "0.171.0"
 
 
+def pinned(binary):
+    """(binary, None) when it is the pinned version, else (None, why)."""
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30)
+    except OSError as e:
+        return None, f"{binary} cannot run: {e}"
+    version = out.stdout.strip().split()[-1] if out.stdout.strip() else ""
+    if version != VERSION:
+        return None, f"{binary} is the Codex CLI {version or '(unknown version)'}, not the pinned {VERSION}"
+    return binary, None
+
+
 def find():
-    """(path of the codex binary, None) or (None, why it is missing)."""
+    """(path of the codex binary, None) or (None, why it is missing): the
+    pinned version only."""
     binary = os.environ.get("CODEX_AUTHD_CODEX_CLI")
     if binary:
-        return (binary, None) if os.access(binary, os.X_OK) else (None, f"{binary} is not executable")
+        return pinned(binary) if os.access(binary, os.X_OK) else (None, f"{binary} is not executable")
     top = os.environ.get("CODEX_AUTHD_CODEX_CLI_DIR", "")
     pattern = os.path.join(top, "node_modules", "@openai", "codex-linux-*", "vendor", "*", "bin", "codex")
     found = sorted(glob.glob(pattern))
@@ -34,7 +47,7 @@ def find():
         except OSError:
             pass
         return None, f"the Codex CLI {VERSION} is not in {top or '(CODEX_AUTHD_CODEX_CLI_DIR unset)'}: {why}"
-    return found[0], None
+    return pinned(found[0])
 
 
 def cli_env(env):

@@ -226,10 +226,19 @@ class TestBus(DaemonTestCase):
         self.write_auth_atomically(chatgpt_record())
         self.start_daemon()
         self.clear_signals()
+        reads_before = self.daemon_log().count("auth.json changed on disk")
         self.write_auth_atomically(chatgpt_record())
+        # The rewrite was seen and read (the watch works)...
+        wait_until(lambda: self.daemon_log().count("auth.json changed on disk") > reads_before, timeout=5,
+                   what="the rewrite to be read")
         pump(1.0)
+        # ... and, the credentials being the same, nothing was announced.
         self.assertEqual(self.signals, [])
         self.assertEqual(self.prop("AuthMethod"), "chatgpt")
+        # A real change after it is announced: the watch is still alive.
+        self.write_auth_atomically(chatgpt_record(email="changed@example.com"))
+        wait_until(lambda: any(c.get("Email") == "changed@example.com" for _, c, _ in self.signals), timeout=5,
+                   what="the change after the quiet rewrite")
 
     def test_delete_clears_credentials(self):
         self.write_auth_atomically(apikey_record())

@@ -55,12 +55,12 @@ class TestLibrary(DaemonTestCase):
 
     def setUp(self):
         if not os.path.exists(os.path.join(LIBDIR, "CodexAuth-1.0.typelib")):
-            self.skipTest("libcodex-auth-1 was built without introspection (-Dintrospection=false)")
+            harness.missing_peer("libcodex-auth-1 was built without introspection (-Dintrospection=false)", self)
         super().setUp()
 
     def test_pkg_config_from_an_install(self):
         if shutil.which("pkg-config") is None:
-            self.skipTest("pkg-config is not installed")
+            harness.missing_peer("pkg-config is not installed", self)
         dest = os.path.join(self.tmp, "root")
         out = subprocess.run(["meson", "install", "-C", BUILD, "--destdir", dest, "--no-rebuild", "--quiet"],
                              capture_output=True, text=True)
@@ -111,6 +111,9 @@ class TestLibrary(DaemonTestCase):
 
     def test_errors_times_and_signals_from_python(self):
         self.write_auth_atomically(chatgpt_record(last_refresh="2026-11-01T12:00:00Z"))
+        # The daemon's issuer: the fake one, whose device-code sign-in is off.
+        self.token_server._control("/_control/login", {"usercode": {"status": 404}})
+        self.env["CODEX_AUTHD_ISSUER"] = self.token_server.base
         self.start_daemon()
         code = r"""
 import gi, json
@@ -139,8 +142,6 @@ c.get_token_async(False, None, token_done)
 loop.run()
 print(json.dumps(out))
 """
-        self.token_server._control("/_control/login", {"usercode": {"status": 404}})
-        self.env["CODEX_AUTHD_ISSUER"] = self.token_server.base
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                              env=library_env(self.env))
         self.assertEqual(out.returncode, 0, out.stderr)
@@ -152,6 +153,7 @@ print(json.dumps(out))
         self.assertGreater(result["token_len"], 10)
         self.assertEqual(result["cancel_error"][0], True, result)
         self.assertNotIn("org.codex.Auth1.Error", result["cancel_error"][1])
+        self.assertEqual(result.get("device_error"), True, result)
 
 
 class Xvfb:
@@ -180,7 +182,7 @@ class ExampleScenario(DaemonTestCase):
     @classmethod
     def setUpClass(cls):
         if shutil.which("Xvfb") is None:
-            raise unittest.SkipTest("Xvfb is not installed (package xvfb)")
+            harness.missing_peer("Xvfb is not installed (package xvfb)")
         super().setUpClass()
         cls.xvfb = Xvfb()
 
@@ -309,7 +311,7 @@ class TestGtkExample(ExampleScenario):
     def command(self):
         path = os.path.join(BUILD, "examples", "codex-auth-gtk")
         if not os.path.exists(path):
-            self.skipTest("the examples are not built (meson setup -Dexamples=true)")
+            harness.missing_peer("the examples are not built (meson setup -Dexamples=true)", self)
         return [path]
 
 
@@ -318,11 +320,11 @@ class TestPythonExample(ExampleScenario):
 
     def command(self):
         if not os.path.exists(os.path.join(LIBDIR, "CodexAuth-1.0.typelib")):
-            self.skipTest("libcodex-auth-1 was built without introspection")
+            harness.missing_peer("libcodex-auth-1 was built without introspection", self)
         check = subprocess.run([sys.executable, "-c", "import gi; gi.require_version('Gtk', '4.0')"],
                                capture_output=True)
         if check.returncode != 0:
-            self.skipTest("GTK 4 for Python is not installed (gir1.2-gtk-4.0)")
+            harness.missing_peer("GTK 4 for Python is not installed (gir1.2-gtk-4.0)", self)
         return [sys.executable, os.path.join(SRC, "examples", "python", "codex-auth-example.py")]
 
 
@@ -331,7 +333,7 @@ class TestQtExample(ExampleScenario):
 
     def command(self):
         if shutil.which("cmake") is None:
-            self.skipTest("cmake is not installed")
+            harness.missing_peer("cmake is not installed", self)
         build = os.path.join(BUILD, "examples-qt")
         # Built as a Qt developer would: CMake, qt_add_dbus_interface on the XML.
         xml = os.path.join(SRC, "dbus-interfaces", "org.codex.Auth1.xml")
@@ -339,7 +341,7 @@ class TestQtExample(ExampleScenario):
                                     f"-DCODEX_AUTH_XML={xml}"], capture_output=True, text=True)
         if configure.returncode != 0:
             if "Qt6" in configure.stdout + configure.stderr:
-                self.skipTest("Qt 6 is not installed (qt6-base-dev)")
+                harness.missing_peer("Qt 6 is not installed (qt6-base-dev)", self)
             self.fail(configure.stdout + configure.stderr)
         make = subprocess.run(["cmake", "--build", build, "-j", "2"], capture_output=True, text=True)
         self.assertEqual(make.returncode, 0, make.stdout + make.stderr)

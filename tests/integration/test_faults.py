@@ -134,7 +134,7 @@ class FaultTestCase(KeyringFixture, DaemonTestCase):
             self.counts["daemon starts"] += 1
 
     def kill(self, kind):
-        sig = signal.SIGTERM if kind == "SIGTERM" else signal.SIGKILL
+        sig = signal.SIGTERM if kind.startswith("SIGTERM") else signal.SIGKILL
         self.proc.expected_returncode = 0 if sig == signal.SIGTERM else -signal.SIGKILL
         self.proc.send_signal(sig)
         self.assertEqual(self.proc.wait(timeout=60), self.proc.expected_returncode)
@@ -144,6 +144,35 @@ class FaultTestCase(KeyringFixture, DaemonTestCase):
         self.assertTrue(self.durable(current),
                         f"{kind}: the server's newest token {current} is neither stored "
                         f"({self.stored_token()}) nor rescued ({self.rescued_token()})")
+
+    def kill_during_calls(self):
+        """SIGTERM with calls in flight: each one the daemon read is answered
+        with a token before it exits (the refresh it waits for is finished
+        first); one it had not read yet finds the daemon gone."""
+        results = []
+
+        def done(conn, result):
+            try:
+                results.append(("answer",) + tuple(conn.call_finish(result).unpack()[:2]))
+            except GLib.Error as e:
+                results.append(("error", Gio.DBusError.get_remote_error(e) or e.message))
+
+        for _ in range(IN_FLIGHT):
+            self.conn.call(BUS_NAME, OBJECT_PATH, INTERFACE, "GetAuthStatus", GLib.Variant("(bb)", (True, True)),
+                           None, Gio.DBusCallFlags.NONE, -1, None, done)
+        pump(self.rng.uniform(0, 0.05))
+        self.kill("SIGTERM during calls")
+        wait_until(lambda: len(results) == IN_FLIGHT, timeout=30, what="every call in flight to end")
+        gone = ("org.freedesktop.DBus.Error.NoReply", "org.freedesktop.DBus.Error.ServiceUnknown",
+                "org.freedesktop.DBus.Error.NameHasNoOwner")
+        for r in results:
+            if r[0] == "answer":
+                self.assertEqual(r[1], "chatgpt", r)
+                self.assertTrue(r[2], f"a call in flight at SIGTERM was answered without a token: {r}")
+                self.counts["calls in flight at SIGTERM: answered"] += 1
+            else:
+                self.assertIn(r[1], gone, f"a call in flight at SIGTERM failed: {r}")
+                self.counts["calls in flight at SIGTERM: not read before the exit"] += 1
 
     def kill_mid_request(self):
         self.wait_durable()
@@ -180,10 +209,12 @@ class FaultTestCase(KeyringFixture, DaemonTestCase):
             self.counts["cycles"] += 1
             self.ensure_daemon()
             self.poll(self.rng.uniform(0.02, 0.2))
-            event = self.rng.choice(["SIGTERM", "SIGKILL mid-request", "SIGKILL mid-save", "SIGKILL idle",
-                                     "fault", "fault", "nothing"])
+            event = self.rng.choice(["SIGTERM", "SIGTERM during calls", "SIGKILL mid-request", "SIGKILL mid-save",
+                                     "SIGKILL idle", "fault", "fault", "nothing"])
             if event == "SIGTERM":
                 self.kill("SIGTERM")
+            elif event == "SIGTERM during calls":
+                self.kill_during_calls()
             elif event == "SIGKILL mid-request":
                 self.kill_mid_request()
             elif event == "SIGKILL mid-save":

@@ -22,11 +22,11 @@ class TestIdle(DaemonTestCase):
     def activatable_bus(self, *extra, idle=IDLE):
         env = {k: self.env[k] for k in ("HOME", "CODEX_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME",
                                         "XDG_RUNTIME_DIR", "CODEX_REFRESH_TOKEN_URL_OVERRIDE")}
-        self.activation_log = os.path.join(self.tmp, "activated.log")
         idle_option = f"--idle-timeout {idle}" if idle is not None else ""
-        command = f"{self.binary} -v --store file {idle_option} {' '.join(extra)} 2>>{self.activation_log}"
+        command = f"{self.binary} -v --store file {idle_option} {' '.join(extra)}"
         bus = PrivateBus(activatable={BUS_NAME: (command, env)})
         self.addCleanup(bus.stop)
+        self.activation_log_path = bus.activation_log_path(BUS_NAME)
         return bus, bus.connect()
 
     def owned(self, conn):
@@ -54,7 +54,7 @@ class TestIdle(DaemonTestCase):
                 # Started again by the next call: still poisoned, no request.
                 self.assertEqual(self.status(conn), ("chatgpt", "", True))
                 self.assertEqual(self.token_server.count(), 1)
-            with open(self.activation_log) as f:
+            with open(self.activation_log_path) as f:
                 log = f.read()
             self.assertEqual(log.count("No activity for"), 2, log)
             # It released the name itself: no instance took it over.
@@ -79,7 +79,7 @@ class TestIdle(DaemonTestCase):
                                     None, 0, lambda *a: seen.append(a[-1].unpack()[1]))
         try:
             self.assertEqual(self.status(conn, False, False), ("", "", True))
-            with open(self.activation_log) as f:
+            with open(self.activation_log_path) as f:
                 log = f.read()
             self.assertIn("Idle exit off: no idle timer", log)
             # Longer than the idle timeout of the other tests, with no call.
@@ -89,7 +89,7 @@ class TestIdle(DaemonTestCase):
                             None, 0, 10000, None)
             wait_until(lambda: any(c.get("AuthMethod") == "apikey" for c in seen), timeout=5,
                        what="the listener to see the login")
-            with open(self.activation_log) as f:
+            with open(self.activation_log_path) as f:
                 log = f.read()
             self.assertEqual(log.count("Serving org.codex.Auth1"), 1)
             self.assertNotIn("No activity for", log)
@@ -106,7 +106,7 @@ class TestIdle(DaemonTestCase):
             while time.monotonic() < end:
                 self.assertEqual(self.status(conn, True, False), ("apikey", "sk-busy", True))
                 time.sleep(0.5)
-            with open(self.activation_log) as f:
+            with open(self.activation_log_path) as f:
                 self.assertEqual(f.read().count("Serving org.codex.Auth1"), 1)
         finally:
             conn.close_sync(None)

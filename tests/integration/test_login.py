@@ -553,11 +553,11 @@ class TestDeviceCode(LoginTestCase):
         done = time.monotonic()
         self.assertEqual(ctl.returncode, EXIT_OK, err)
         self.assertIn("Signed in as signed-in@example.com.", out)
-        # Seen within one poll interval (1 s) of the approval (plus the
-        # exchange and the store).
+        # Seen within one poll interval (the fake issuer's: 1 s) of the
+        # approval, plus the exchange and the store.
         latency = done - approved
         print(f"completion seen {latency:.2f} s after approval (interval 1 s)")
-        self.assertLess(latency, 1.0 + 1.0)
+        self.assertLess(latency, 1.0 + harness.SLACK)
         log = self.issuer_log()
         self.assertEqual(json.loads(log["usercode"][0]["body"]), {"client_id": CLIENT_ID})
         pending = [p for p in log["polls"] if not p["approved"]]
@@ -638,7 +638,7 @@ class TestLogout(LoginTestCase):
                 details = self.call("Logout", timeout_ms=-1)[0]
                 took = time.monotonic() - start
                 print(f"logout with the revoke endpoint answering {spec}: {took:.2f} s")
-                self.assertLess(took, 11)
+                self.assertLess(took, harness.REVOKE_TIMEOUT + harness.SLACK)
                 self.assertEqual(details["revocation"], "failed")
                 self.assertIn(expect, details["revocation-error"])
                 self.assertNotIn("rt-x", details["revocation-error"])
@@ -652,7 +652,11 @@ class TestLogout(LoginTestCase):
         self.write_auth_atomically(chatgpt_record())
         proc = self.start_daemon()
         result = self.ctl("logout")
+        self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("Revocation is turned off", result.stdout)
+        self.assertFalse(os.path.exists(self.auth_json))
+        self.assertEqual(self.prop("AuthMethod"), "")
+        self.assertEqual(self.issuer_log()["revokes"], [])
         self.stop_daemon(proc)
         self.write_auth_atomically(apikey_record())
         self.write_config("")

@@ -210,8 +210,8 @@ class TestRefresh(RefreshTestCase):
         reply = self.get_auth_status(True, True, timeout_ms=-1)
         took = time.monotonic() - start
         print(f"answered after {took:.1f} s")
-        self.assertLess(took, 20)
-        self.assertGreaterEqual(took, 14)
+        self.assertLess(took, harness.ANSWER_BOUND + harness.SLACK)
+        self.assertGreaterEqual(took, harness.ANSWER_BOUND - 1)
         self.assertEqual(reply, ("chatgpt", record["tokens"]["access_token"], True))
         self.assertEqual(self.prop("RefreshState"), "refreshing")
         wait_until(lambda: self.prop("RefreshState") == "backoff", timeout=10, what="the request to time out")
@@ -219,7 +219,7 @@ class TestRefresh(RefreshTestCase):
         # In backoff, calls are answered at once.
         start = time.monotonic()
         self.assertEqual(self.get_auth_status(True, True)[1], record["tokens"]["access_token"])
-        self.assertLess(time.monotonic() - start, 2)
+        self.assertLess(time.monotonic() - start, harness.SLACK)
 
     def test_busy_lock_is_transient(self):
         """auth.lock held by another program past the wait: backoff with
@@ -237,7 +237,7 @@ class TestRefresh(RefreshTestCase):
             self.assertEqual(props["StoreState"], "ok")
             start = time.monotonic()
             self.get_auth_status(True, True)
-            self.assertLess(time.monotonic() - start, 2)
+            self.assertLess(time.monotonic() - start, harness.SLACK)
         self.assertEqual(self.token_server.count(), 0)
 
     def test_success_merges_and_persists(self):
@@ -381,12 +381,12 @@ class TestRefresh(RefreshTestCase):
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         wait_until(lambda: pending, timeout=5, what="the waiting call's answer")
-        self.assertLess(pending[0][0] - started, 2, "the waiting caller was not answered at once")
+        self.assertLess(pending[0][0] - started, harness.SLACK, "the waiting caller was not answered at once")
         self.assertEqual(pending[0][1][0], "chatgpt")
         self.assertEqual(proc.wait(timeout=20), 0)
         print(f"answered {pending[0][0] - started:.2f} s and exited {time.monotonic() - started:.2f} s "
               "after SIGTERM with a request out")
-        self.assertLess(time.monotonic() - started, 10)
+        self.assertLess(time.monotonic() - started, 4 + harness.SLACK)  # the request timeout, then the exit
         self.assertIn("Finishing the token request in flight", self.daemon_log())
 
     def test_sigterm_saves_rotated_token(self):
