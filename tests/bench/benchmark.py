@@ -94,10 +94,17 @@ class Bench:
         switches = sum(n - before.get(task, 0) for task, n in after.items())
         return switches * 60.0 / seconds
 
+    def private_dirty_kib(self):
+        """The daemon's private dirty memory (what it costs the machine)."""
+        with open(f"/proc/{self.daemon.pid}/smaps_rollup") as f:
+            return sum(int(line.split()[1]) for line in f if line.startswith("Private_Dirty:"))
+
     def replacement_latency(self, item, as_cli, rounds=10):
         """ms from SetSecret on the item (gnome-keyring announces nothing)
-        to the daemon's PropertiesChanged, with no call in between; @as_cli:
-        holding auth.json.lock around it, as the Codex CLI does."""
+        to the daemon's PropertiesChanged; @as_cli: holding auth.json.lock
+        around it, as the Codex CLI does, with no call in between; else
+        (another writer) a second later, from the next token request (the
+        item is read again before a token goes out)."""
         seen = []
 
         def on_signal(conn, sender, path, iface, member, params):
@@ -108,7 +115,7 @@ class Bench:
                                          "/org/codex/Auth1", None, Gio.DBusSignalFlags.NONE, on_signal)
         out = []
         for n in range(rounds):
-            pump(0.37 * (n % 4))  # different phases of the poll
+            pump(0.37 * (n % 4))  # different phases
             email = f"replaced-{n}@example.com"
             started = time.monotonic()
             secret = json.dumps(chatgpt_record(email=email, access_exp=int(time.time()) + 86400))
@@ -118,6 +125,11 @@ class Bench:
                 os.close(fd)
             else:
                 self.keyring.set_secret(item, secret)
+                pump(1.2)  # the last read is over a second old
+                started = time.monotonic()
+                self.conn.call("org.codex.Auth1", "/org/codex/Auth1", "org.codex.Auth1", "GetAuthStatus",
+                               GLib.Variant("(bb)", (True, False)), None, Gio.DBusCallFlags.NONE, 10000, None,
+                               lambda c, r: c.call_finish(r))
             end = started + 30
             while not any(e == email for _, e in seen) and time.monotonic() < end:
                 pump(0.01)
@@ -184,6 +196,7 @@ def main():
         idle_seconds = float(os.environ.get("CODEX_AUTHD_BENCH_IDLE_SECONDS", "60"))
         print(f"idle wake-ups (context switches, all threads, over {idle_seconds:.0f} s): "
               f"{b.wakeups(idle_seconds):.1f} per minute")
+        print(f"private dirty memory, idle after the calls: {b.private_dirty_kib()} KiB")
         b.stop_daemon()
 
         print("\n== GetAuthStatus(true, false) against Peer.Ping (the keyring item, gnome-keyring-daemon)")
@@ -192,8 +205,9 @@ def main():
         print(b.bench("throughput", "--calls", "50000"))
         print(f"idle wake-ups (context switches, all threads, over {idle_seconds:.0f} s): "
               f"{b.wakeups(idle_seconds):.1f} per minute")
+        print(f"private dirty memory, idle after the calls: {b.private_dirty_kib()} KiB")
         for as_cli, who in ((True, "as the Codex CLI does, under auth.json.lock"),
-                            (False, "by another writer, no lock")):
+                            (False, "by another writer, no lock: from the next token request")):
             lat = sorted(b.replacement_latency(item, as_cli, rounds=10 if as_cli else 4))
             print(f"item replaced in place ({who}) to PropertiesChanged: min {lat[0]:.0f} ms, "
                   f"median {lat[len(lat) // 2]:.0f} ms, max {lat[-1]:.0f} ms over {len(lat)} replacements")
