@@ -80,13 +80,22 @@ http_client_new (guint timeout_seconds)
 
   g_atomic_ref_count_init (&client->ref_count);
   client->timeout_seconds = timeout_seconds > 0 ? timeout_seconds : HTTP_DEFAULT_TIMEOUT_SECONDS;
+  return client;
+}
+
+/* The session is made on the first request: a daemon that never refreshes
+ * never pays for libsoup's types and features. */
+static SoupSession *
+get_session (HttpClient *client)
+{
   /* "timeout" bounds each socket operation, connecting included; the
    * whole request is bounded by the timer in http_client_request_async. */
-  client->session = soup_session_new_with_options ("timeout", client->timeout_seconds,
-                                                   "idle-timeout", 60,
-                                                   "user-agent", PACKAGE_NAME "/" PACKAGE_VERSION,
-                                                   NULL);
-  return client;
+  if (client->session == NULL)
+    client->session = soup_session_new_with_options ("timeout", client->timeout_seconds,
+                                                     "idle-timeout", 60,
+                                                     "user-agent", PACKAGE_NAME "/" PACKAGE_VERSION,
+                                                     NULL);
+  return client->session;
 }
 
 HttpClient *
@@ -101,8 +110,11 @@ http_client_unref (HttpClient *client)
 {
   if (client == NULL || !g_atomic_ref_count_dec (&client->ref_count))
     return;
-  soup_session_abort (client->session);
-  g_object_unref (client->session);
+  if (client->session != NULL)
+    {
+      soup_session_abort (client->session);
+      g_object_unref (client->session);
+    }
   g_free (client);
 }
 
@@ -341,7 +353,7 @@ http_client_request_async (HttpClient *client, const char *method, const char *u
                                                             (GDestroyNotify) sensitive_free, body);
       soup_message_set_request_body_from_bytes (d->msg, content_type, bytes);
     }
-  soup_session_send_async (client->session, d->msg, G_PRIORITY_DEFAULT, d->cancellable, send_cb, task);
+  soup_session_send_async (get_session (client), d->msg, G_PRIORITY_DEFAULT, d->cancellable, send_cb, task);
 }
 
 HttpReply *

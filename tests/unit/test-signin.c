@@ -205,6 +205,8 @@ test_callback_server_answers (SigninFixture *fx, gconstpointer data)
   g_autofree char *cancel = g_strdup_printf ("http://127.0.0.1:%u/cancel", fx->ports[0]);
   g_autofree char *other = g_strdup_printf ("http://127.0.0.1:%u/elsewhere", fx->ports[0]);
 
+  g_assert_nonnull (strstr (url, "state="));
+
   g_assert_cmpuint (http (fx, "GET", wrong, NULL, FALSE, &text), ==, 400);
   g_assert_cmpstr (text, ==, "State mismatch");
   g_clear_pointer (&text, g_free);
