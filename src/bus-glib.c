@@ -150,6 +150,12 @@ bus_glib_attach (sd_bus *bus, GMainContext *context, BusGlibErrorFunc on_error, 
   bs->fd_events = G_IO_IN | G_IO_HUP | G_IO_ERR;
   bs->fd_tag = g_source_add_unix_fd (source, fd, bs->fd_events);
   g_source_set_name (source, "sd-bus");
+  /* GLib blocks a source that cannot recurse for the time of its dispatch
+   * by taking its fd out of the poll set and putting it back, and each of
+   * the two wakes the context: two eventfd writes and an extra loop
+   * iteration per dispatch. Nothing here runs a nested main loop, and
+   * sd_bus_process() refuses to be re-entered anyway. */
+  g_source_set_can_recurse (source, TRUE);
   id = g_source_attach (source, context);
   g_source_unref (source);
   return id;
