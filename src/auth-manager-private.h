@@ -50,6 +50,7 @@ struct _AuthManager {
   gboolean unsaved_refresh;
   Rotations rotations;
   gboolean loaded;
+  char *local_endpoint_url; /* the LocalTokenEndpoint property, NULL: off */
   char *store_error;       /* NULL: the store is fine */
   const char *store_state; /* "ok", "locked", "unavailable" or "error" */
   char *logged_unusable;   /* the fingerprint of the unusable record logged last */

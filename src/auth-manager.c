@@ -660,6 +660,7 @@ auth_manager_get_status (AuthManager *self, AuthStatus *s)
   s->credential_store = g_strdup (store_kind_to_string (store_policy_get_source (self->policy)));
   s->store_state = g_strdup (self->store_error == NULL ? "ok" : self->store_state);
   s->version = g_strdup (PACKAGE_VERSION);
+  s->local_token_endpoint = dup_or_empty (self->local_endpoint_url);
   s->store_error_message = dup_or_empty (self->store_error);
   s->credential_store_reason = g_strdup (store_policy_get_reason (self->policy));
   s->cli_config_error = dup_or_empty (store_policy_get_config_problem (self->policy));
@@ -728,6 +729,7 @@ auth_manager_finalize (GObject *object)
   g_clear_pointer (&self->poison_to_write, poison_record_free);
   g_free (self->stored_fp);
   g_free (self->store_error);
+  g_free (self->local_endpoint_url);
   g_free (self->logged_unusable);
   g_ptr_array_unref (self->waiters);
   g_ptr_array_unref (self->next_waiters);

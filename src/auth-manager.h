@@ -131,3 +131,40 @@ gboolean auth_manager_unlock_store_finish (AuthManager *self, GAsyncResult *resu
 /* TRUE while anything is in progress (a read, a refresh, a save, a
  * refreshed record not saved yet): not a moment to exit. */
 gboolean auth_manager_is_busy (AuthManager *self);
+
+/* ---- for the local token endpoint (auth-relay.c) ---- */
+
+/* After the daemon obtained tokens from the issuer, a refresh asked with
+ * the current refresh token within this window is answered with those
+ * tokens: a burst of forced refreshes from many Codex processes is one
+ * rotation. */
+#define AUTH_RELAY_COALESCE_USEC (G_GINT64_CONSTANT (60) * G_USEC_PER_SEC)
+/* A refresh token the daemon's refreshes replaced within this long is
+ * answered with the current tokens (the process read the store before the
+ * rotation). */
+#define AUTH_RELAY_GRACE_USEC (G_GINT64_CONSTANT (3600) * G_USEC_PER_SEC)
+
+/* What a refresh asked with @refresh_token gets (DESIGN §5 and
+ * docs/local-endpoint.md). */
+typedef enum {
+  AUTH_RELAY_CURRENT,     /* the current tokens, now */
+  AUTH_RELAY_REFRESH,     /* refresh first (auth_manager_refresh_async), then ask again */
+  AUTH_RELAY_POISONED,    /* the permanent failure of these credentials */
+  AUTH_RELAY_BACKOFF,     /* a transient failure: try again later */
+  AUTH_RELAY_UNAVAILABLE, /* this login's, but nothing to give now (not loaded, stopping) */
+  AUTH_RELAY_FOREIGN,     /* not this login's token: the issuer decides */
+} AuthRelayVerdict;
+
+/* @after_refresh: a refresh asked for by an earlier verdict has just
+ * ended (REFRESH is not given twice). */
+AuthRelayVerdict auth_manager_relay_verdict (AuthManager *self, const char *refresh_token, gboolean after_refresh);
+/* The record in use (a reference), NULL: none. */
+AuthRecord *auth_manager_dup_record (AuthManager *self);
+/* The permanent failure of the record in use (a copy), NULL: none. */
+PoisonRecord *auth_manager_dup_poison (AuthManager *self);
+/* How long the backoff still lasts, 0: none. */
+gint64 auth_manager_backoff_remaining (AuthManager *self);
+/* The LocalTokenEndpoint property (NULL: off); set before serving. */
+void auth_manager_set_local_endpoint_url (AuthManager *self, const char *url);
+/* TRUE when @token is the access or refresh token of the record in use. */
+gboolean auth_manager_owns_token (AuthManager *self, const char *token);

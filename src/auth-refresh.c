@@ -213,7 +213,7 @@ static void
 take_refreshed (AuthManager *self, AuthRecord *refreshed)
 {
   AUTH_LOG_EVENT (G_LOG_LEVEL_MESSAGE, AUTH_LOG_REFRESHED, NULL, "Refreshed the ChatGPT tokens");
-  rotations_note (&self->rotations, self->record, refreshed);
+  rotations_note (&self->rotations, self->record, refreshed, auth_clock_monotonic ());
   g_clear_pointer (&self->record, auth_record_unref);
   self->record = refreshed;
   self->unsaved_refresh = TRUE;

@@ -44,6 +44,8 @@
   X (CredentialStoreReason, "credential-store-reason", s, credential_store_reason, emits, "Chosen by",      \
      "Which setting chose the store")                                                                        \
   X (PendingLogin, "pending-login", s, pending_login, emits, "Sign-in", "\"\", browser or device-code")      \
+  X (LocalTokenEndpoint, "local-token-endpoint", s, local_token_endpoint, const, "Local endpoint",            \
+     "The refresh URL for Codex processes (CODEX_REFRESH_TOKEN_URL_OVERRIDE), \"\" when off")             \
   X (Version, "version", s, version, const, "Version", "The service's version")
 
 /* The keys GetAuthStatusDetails returns besides the properties (and the

@@ -22,6 +22,7 @@ typedef enum {
   SETTING_TYPE_SECONDS,
   SETTING_TYPE_IDS,
   SETTING_TYPE_PORTS,
+  SETTING_TYPE_LISTEN,
 } SettingType;
 
 typedef struct {
@@ -77,6 +78,7 @@ clear_value (DaemonSettings *settings, const SettingRow *row)
     case SETTING_TYPE_BOOL:
     case SETTING_TYPE_SECONDS:
     case SETTING_TYPE_PORTS:
+    case SETTING_TYPE_LISTEN:
     default:
       break;
     }
@@ -134,6 +136,35 @@ parse_ids (const SettingRow *row, const char *value, GError **error)
     }
   g_ptr_array_add (ids, NULL);
   return (char **) g_ptr_array_free (g_steal_pointer (&ids), FALSE);
+}
+
+/* "off", or HOST:PORT with a loopback HOST (localhost, 127.0.0.1, [::1])
+ * and a PORT in the row's range. */
+static gboolean
+parse_listen (const SettingRow *row, const char *value, ListenAddress *out, GError **error)
+{
+  static const char *const hosts[][2] = { { "localhost", "localhost" }, { "127.0.0.1", "127.0.0.1" },
+                                          { "[::1]", "::1" } };
+  const char *colon = strrchr (value, ':');
+  guint64 port;
+
+  if (g_str_equal (value, "off"))
+    {
+      memset (out, 0, sizeof *out);
+      return TRUE;
+    }
+  if (colon != NULL &&
+      g_ascii_string_to_unsigned (colon + 1, 10, (guint64) row->min, (guint64) row->max, &port, NULL))
+    for (guint i = 0; i < G_N_ELEMENTS (hosts); i++)
+      if (strlen (hosts[i][0]) == (gsize) (colon - value) && g_ascii_strncasecmp (value, hosts[i][0], colon - value) == 0)
+        {
+          out->enabled = TRUE;
+          g_strlcpy (out->host, hosts[i][1], sizeof out->host);
+          out->port = (guint) port;
+          return TRUE;
+        }
+  return invalid (error, "%s must be off or HOST:PORT with HOST localhost, 127.0.0.1 or [::1] and PORT from %d to %d, "
+                  "not \"%s\"", row->public.name, row->min, row->max, value);
 }
 
 /* "1455,1457": 1 to DAEMON_SETTINGS_MAX_PORTS ports in the row's range. */
@@ -226,6 +257,10 @@ parse_value (DaemonSettings *settings, const SettingRow *row, const char *value,
       break;
     case SETTING_TYPE_PORTS:
       if (!parse_ports (row, value, FIELD (settings, row, PortList), error))
+        return FALSE;
+      break;
+    case SETTING_TYPE_LISTEN:
+      if (!parse_listen (row, value, FIELD (settings, row, ListenAddress), error))
         return FALSE;
       break;
     default:
@@ -540,6 +575,14 @@ format_value (const DaemonSettings *s, const SettingRow *row)
         for (guint i = 0; i < list->n; i++)
           g_string_append_printf (out, "%s%u", i > 0 ? "," : "", list->ports[i]);
         return g_string_free (out, FALSE);
+      }
+    case SETTING_TYPE_LISTEN:
+      {
+        const ListenAddress *a = FIELD (s, row, ListenAddress);
+
+        if (!a->enabled)
+          return g_strdup ("off");
+        return g_strdup_printf (strchr (a->host, ':') != NULL ? "[%s]:%u" : "%s:%u", a->host, a->port);
       }
     default:
       g_assert_not_reached ();

@@ -47,7 +47,15 @@
   X (browser_login_timeout, "browser-login-timeout", "CODEX_AUTHD_BROWSER_LOGIN_TIMEOUT", SECONDS, 10, 3600,  \
      "600", NULL, "SECONDS", "How long a browser sign-in may take")                                           \
   X (device_login_timeout, "device-login-timeout", "CODEX_AUTHD_DEVICE_LOGIN_TIMEOUT", SECONDS, 10, 3600,     \
-     "900", NULL, "SECONDS", "How long a device-code sign-in may take")
+     "900", NULL, "SECONDS", "How long a device-code sign-in may take")                                       \
+  X (local_token_endpoint, "local-token-endpoint", "CODEX_AUTHD_LOCAL_TOKEN_ENDPOINT", LISTEN, 0, 65535,       \
+     "localhost:" G_STRINGIFY (DAEMON_LOCAL_ENDPOINT_PORT), NULL, "HOST:PORT|off",                             \
+     "Where the local token endpoint for Codex processes listens (localhost: 127.0.0.1 and ::1), or off; "     \
+     "sockets from socket activation are used instead when given")
+
+/* The local token endpoint's port: none that Codex or its sign-in
+ * (1455, 1457) uses. */
+#define DAEMON_LOCAL_ENDPOINT_PORT 1458
 
 /* Up to this many callback ports. */
 #define DAEMON_SETTINGS_MAX_PORTS 8
@@ -60,6 +68,13 @@ typedef struct {
   guint n;
 } PortList;
 
+/* A loopback listening address, or none. */
+typedef struct {
+  gboolean enabled;
+  char host[16]; /* "localhost", "127.0.0.1" or "::1" */
+  guint port;    /* 0: any free port */
+} ListenAddress;
+
 /* The C type of each kind of value. */
 #define SETTING_CTYPE_STORE StoreSetting
 #define SETTING_CTYPE_PATH char *
@@ -68,6 +83,7 @@ typedef struct {
 #define SETTING_CTYPE_SECONDS int
 #define SETTING_CTYPE_IDS char **
 #define SETTING_CTYPE_PORTS PortList
+#define SETTING_CTYPE_LISTEN ListenAddress
 
 typedef enum {
 #define SETTING_ID(field, name, env, type, min, max, def, derived, metavar, doc) SETTING_##field,

@@ -19,6 +19,7 @@
 #include "bus-name.h"
 #include "daemon-log.h"
 #include "daemon-settings.h"
+#include "local-endpoint.h"
 #include "logout.h"
 #include "poison-record.h"
 #include "rescue-copy.h"
@@ -31,6 +32,7 @@ typedef struct {
   SigninManager *signins;
   Revoker *revoker;
   AuthBus *auth_bus;
+  LocalEndpoint *endpoint; /* NULL: off */
   BusName *name;
   guint bus_source_id;
 } Daemon;
@@ -144,7 +146,20 @@ read_settings (int *argc, char ***argv, DaemonSettings *settings, gboolean *repl
   return -1;
 }
 
-/* The stores, the token endpoint, the refresh state machine, sign-ins. */
+/* The daemon's own upstream: never its own local endpoint (the session's
+ * environment points Codex processes, and so perhaps this daemon, there). */
+static const char *
+upstream (Daemon *d, const char *url, const char *fallback, const char *what)
+{
+  if (d->endpoint == NULL || url == NULL || !local_endpoint_is_self (d->endpoint, url))
+    return url;
+  g_message ("The %s %s is this daemon's own local endpoint: using %s instead", what, url,
+             fallback != NULL ? fallback : "none");
+  return fallback;
+}
+
+/* The stores, the token endpoint, the refresh state machine, sign-ins,
+ * the local endpoint. */
 static void
 build_parts (Daemon *d, const DaemonSettings *s)
 {
@@ -165,12 +180,25 @@ build_parts (Daemon *d, const DaemonSettings *s)
   };
   g_autofree char *description = daemon_settings_describe (s);
 
+  g_autofree char *issuer_revoke = signin_issuer_endpoint (s->issuer, ISSUER_REVOKE_PATH);
+  const char *token_url, *revoke_url;
+
   g_debug ("Settings (configuration file %s):\n%s", s->config_path, description);
+  d->endpoint = local_endpoint_open (&s->local_token_endpoint);
+  token_url = upstream (d, s->token_url, ISSUER_DEFAULT_TOKEN_URL, "token URL");
+  revoke_url = upstream (d, s->revoke_url, issuer_revoke, "revoke URL");
   d->manager = auth_manager_new (policy, state_files_new (poison_path, rescue_path), lock,
-                                 token_endpoint_new (http, s->token_url));
+                                 token_endpoint_new (http, token_url));
   set_test_hooks (d->manager);
-  d->revoker = revoker_new (http, s->revoke_url, CLI_CLIENT_ID, s->revoke);
+  d->revoker = revoker_new (http, revoke_url, CLI_CLIENT_ID, s->revoke);
   d->signins = signin_manager_new (d->manager, http, d->revoker, &signin);
+  if (d->endpoint != NULL)
+    {
+      g_autofree char *url = local_endpoint_dup_url (d->endpoint);
+      auth_manager_set_local_endpoint_url (d->manager, url);
+    }
+  if (d->endpoint != NULL)
+    local_endpoint_serve (d->endpoint, d->manager, http, token_url, revoke_url);
 }
 
 int
@@ -234,6 +262,7 @@ main (int argc, char **argv)
   signin_manager_stop (d.signins);
   logout_wait (12 * G_USEC_PER_SEC);
   auth_manager_stop (d.manager);
+  g_clear_pointer (&d.endpoint, local_endpoint_free);
   g_clear_pointer (&d.name, bus_name_free);
   g_clear_pointer (&d.auth_bus, auth_bus_free);
   g_clear_object (&d.signins);

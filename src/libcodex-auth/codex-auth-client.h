@@ -94,6 +94,8 @@ const char *codex_auth_client_get_store_state (CodexAuthClient *self);
 CODEX_AUTH_EXPORT
 const char *codex_auth_client_get_pending_login (CodexAuthClient *self);
 CODEX_AUTH_EXPORT
+const char *codex_auth_client_get_local_token_endpoint (CodexAuthClient *self);
+CODEX_AUTH_EXPORT
 const char *codex_auth_client_get_version (CodexAuthClient *self);
 CODEX_AUTH_EXPORT
 GDateTime *codex_auth_client_get_last_refresh (CodexAuthClient *self);

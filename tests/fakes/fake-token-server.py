@@ -10,7 +10,7 @@ Control endpoints (JSON):
   POST /_control/script    {"responses": [SPEC, ...], "default": SPEC}
                            replaces the queue of scripted answers (one per
                            request, in order) and the answer used once the
-                           queue is empty
+                           queue is empty; ends the rotating server
   GET  /_control/requests  the token requests received so far: a list of
                            {"body", "content_type", "user_agent", "time"}
   POST /_control/reset     forgets the requests received
@@ -187,6 +187,7 @@ class Handler(BaseHTTPRequestHandler):
             with STATE.lock:
                 STATE.responses = list(spec.get("responses", []))
                 STATE.default = spec.get("default", dict(DEFAULT_SPEC))
+                STATE.rotating = False
             self._send(200, b"{}")
             return
         if self.path == "/_control/rotating":

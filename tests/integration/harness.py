@@ -327,6 +327,9 @@ class DaemonTestCase(unittest.TestCase):
             "DBUS_SESSION_BUS_ADDRESS": self.bus.address,
             # Every test talks to the fake endpoint, never to the network.
             "CODEX_REFRESH_TOKEN_URL_OVERRIDE": self.token_server.url,
+            # The local token endpoint only where a test asks for it (it
+            # would take the fixed default port).
+            "CODEX_AUTHD_LOCAL_TOKEN_ENDPOINT": "off",
         })
         self.token_server.reset()
         for d in ("config", "state", "data", "cache", "runtime"):
