@@ -10,6 +10,7 @@
 
 #include "auth-status.h"
 #include "authctl.h"
+#include "http-client.h"
 
 static char *
 format_relative (gint64 usec)
@@ -117,9 +118,43 @@ value_text (GHashTable *t, const char *key, char type)
     }
 }
 
+/* Whether Codex processes started from this environment refresh through
+ * the daemon: their CODEX_REFRESH_TOKEN_URL_OVERRIDE names its endpoint. */
+static gboolean
+routes_through_daemon (GHashTable *t, const char **why)
+{
+  const char *endpoint = authctl_str (t, "local-token-endpoint");
+  const char *mine = g_getenv ("CODEX_REFRESH_TOKEN_URL_OVERRIDE");
+  g_autoptr(GUri) a = NULL;
+  g_autoptr(GUri) b = NULL;
+
+  if (endpoint[0] == '\0')
+    {
+      *why = "directly (the daemon's local token endpoint is off)";
+      return FALSE;
+    }
+  if (mine == NULL || mine[0] == '\0')
+    {
+      *why = "directly (CODEX_REFRESH_TOKEN_URL_OVERRIDE is not set here)";
+      return FALSE;
+    }
+  a = g_uri_parse (endpoint, G_URI_FLAGS_NONE, NULL);
+  b = g_uri_parse (mine, G_URI_FLAGS_NONE, NULL);
+  if (a != NULL && b != NULL && g_uri_get_host (b) != NULL && http_host_is_loopback (g_uri_get_host (b)) &&
+      g_uri_get_port (a) == g_uri_get_port (b) && g_strcmp0 (g_uri_get_path (a), g_uri_get_path (b)) == 0)
+    {
+      *why = "through codex-authd";
+      return TRUE;
+    }
+  *why = "elsewhere (CODEX_REFRESH_TOKEN_URL_OVERRIDE names another endpoint)";
+  return FALSE;
+}
+
 static void
 print_status_text (GHashTable *t)
 {
+  const char *routing = NULL;
+
 #define PRINT_PROPERTY(name, key, type, field, change, label, doc) \
   {                                                                \
     g_autofree char *text = value_text (t, key, #type[0]);        \
@@ -130,6 +165,8 @@ print_status_text (GHashTable *t)
 #define PRINT_DETAIL(key, field, label, doc) print_line (label, key, authctl_str (t, key));
   AUTH_DETAILS (PRINT_DETAIL)
 #undef PRINT_DETAIL
+  (void) routes_through_daemon (t, &routing);
+  print_line ("Codex refreshes", "codex-refreshes", routing);
 }
 
 /* ---- JSON ---------------------------------------------------------------- */
@@ -178,6 +215,7 @@ print_status_json (GHashTable *t)
   g_autoptr(JsonGenerator) gen = json_generator_new ();
   g_autoptr(JsonNode) root = NULL;
   g_autofree char *out = NULL;
+  const char *routing = NULL;
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "logged_in");
@@ -188,6 +226,8 @@ print_status_json (GHashTable *t)
 #define ADD_DETAIL(key, field, label, doc) add_member (b, t, key, 's');
   AUTH_DETAILS (ADD_DETAIL)
 #undef ADD_DETAIL
+  json_builder_set_member_name (b, "codex_refreshes_through_daemon");
+  json_builder_add_boolean_value (b, routes_through_daemon (t, &routing));
   json_builder_end_object (b);
 
   root = json_builder_get_root (b);

@@ -166,6 +166,7 @@ class TestBus(DaemonTestCase):
                          "refresh-error-message", "requires-login", "last-refresh",
                          "access-token-expires", "next-refresh-attempt", "credential-store",
                          "store-state", "credential-store-reason", "codex-config-error", "pending-login",
+                         "local-token-endpoint",
                          "version"}
         self.assertEqual(set(d), expected_keys)
         self.assertEqual(d["auth-token"], "")

@@ -196,6 +196,18 @@ class TestRelay(EndpointTestCase):
         self.assertEqual(status, 400)
         self.assertEqual(self.prop("AuthMethod"), "chatgpt")
 
+    def test_authctl_says_whether_codex_routes_here(self):
+        self.start()
+        url = self.prop("LocalTokenEndpoint")
+        ctl = os.environ["CODEX_AUTHCTL"]
+        routed = subprocess.run([ctl, "status"], env=dict(self.env, CODEX_REFRESH_TOKEN_URL_OVERRIDE=url),
+                                capture_output=True, text=True, timeout=30)
+        self.assertIn("Codex refreshes: through codex-authd", routed.stdout)
+        direct = subprocess.run([ctl, "status", "--json"], env=dict(self.env, CODEX_REFRESH_TOKEN_URL_OVERRIDE=""),
+                                capture_output=True, text=True, timeout=30)
+        self.assertIs(json.loads(direct.stdout)["codex_refreshes_through_daemon"], False)
+        self.assertEqual(json.loads(direct.stdout)["local_token_endpoint"], url)
+
     def test_never_refreshes_through_itself(self):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

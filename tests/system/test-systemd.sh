@@ -212,6 +212,42 @@ check "token --refresh" as_user 'codex-authctl token --refresh > /dev/null'
 check "auth.json holds the rotated token" as_user 'grep -q "\"refresh_token\": *\"rt-rot-1\"" ~/.codex/auth.json'
 
 echo
+echo "== the local token endpoint: socket activation and the session's environment"
+check "the session environment points Codex processes at the endpoint" \
+  as_user 'systemctl --user show-environment | grep -x "CODEX_REFRESH_TOKEN_URL_OVERRIDE=http://127.0.0.1:1458/oauth/token" &&
+           systemctl --user show-environment | grep -x "CODEX_REVOKE_TOKEN_URL_OVERRIDE=http://127.0.0.1:1458/oauth/revoke"'
+check "codex-authd.socket is enabled and listening" \
+  as_user 'systemctl --user is-enabled codex-authd.socket && systemctl --user is-active codex-authd.socket'
+as_user 'systemctl --user stop codex-authd.service'
+check "the daemon is stopped" as_user '! systemctl --user is-active codex-authd.service'
+ctl /_control/reset '{}' > /dev/null
+# A refresh as a Codex process sends it (bash's /dev/tcp: no HTTP client in
+# the container): the first connection starts the daemon.
+cat > "$root/opt/endpoint-refresh.sh" <<'SH'
+body='{"client_id":"app_EMoamEEZ73f0CkXaXp7hrann","grant_type":"refresh_token","refresh_token":"rt-rot-1"}'
+exec 3<>/dev/tcp/127.0.0.1/1458
+printf 'POST /oauth/token HTTP/1.1\r\nHost: 127.0.0.1:1458\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' "${#body}" "$body" >&3
+timeout 30 cat <&3
+SH
+as_user 'bash /opt/endpoint-refresh.sh' > "$work/endpoint.out" 2>&1
+head -1 "$work/endpoint.out"
+check "the first refresh at the socket is answered 200" grep -q "^HTTP/1.1 200" "$work/endpoint.out"
+check "it carries the rotated refresh token" grep -q '"refresh_token" *: *"rt-rot-2"' "$work/endpoint.out"
+check "socket activation started codex-authd.service" as_user 'systemctl --user is-active codex-authd.service'
+check "one upstream request" test "$(requests)" = 1
+check "auth.json holds it" as_user 'grep -q "\"refresh_token\": *\"rt-rot-2\"" ~/.codex/auth.json'
+# The host's root is another user to the daemon (and outside its user namespace).
+check "a process of another user is refused" /usr/bin/python3 -c '
+import socket
+s = socket.create_connection(("127.0.0.1", 1458), timeout=10)
+try:
+    s.sendall(b"POST /oauth/token HTTP/1.1\r\nHost: 127.0.0.1:1458\r\nContent-Length: 2\r\n\r\n{}")
+    out = s.recv(100)
+except ConnectionResetError:
+    out = b""
+raise SystemExit(0 if out == b"" else 1)'
+
+echo
 echo "== a ChatGPT sign-in and a revoking logout under the unit"
 lport=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 as_user "printf '[daemon]\ntoken-url=http://127.0.0.1:$port/oauth/token\nissuer=http://127.0.0.1:$port\nlogin-ports=$lport\n' > ~/.config/codex-authd/codex-authd.conf && systemctl --user restart codex-authd"

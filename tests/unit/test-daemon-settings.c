@@ -245,6 +245,9 @@ test_errors (Fixture *fx, gconstpointer data)
     { "[daemon]\nrevoke=maybe\n", NULL, NULL, NULL, "revoke must be true or false" },
     { "[daemon]\nlogin-ports=0\n", NULL, NULL, NULL, "login-ports must be" },
     { "[daemon]\nlogin-ports=1,2,3,4,5,6,7,8,9\n", NULL, NULL, NULL, "login-ports must be" },
+    { "[daemon]\nlocal-token-endpoint=example.com:1458\n", NULL, NULL, NULL, "local-token-endpoint must be" },
+    { "[daemon]\nlocal-token-endpoint=localhost:99999\n", NULL, NULL, NULL, "local-token-endpoint must be" },
+    { "[daemon]\nlocal-token-endpoint=localhost\n", NULL, NULL, NULL, "local-token-endpoint must be" },
     { "[daemon]\nallowed-workspaces=,\n", NULL, NULL, NULL, "allowed-workspaces is empty" },
     { "[daemon]\ndevice-login-timeout=5\n", NULL, NULL, NULL, "from 10 to 3600" },
     { NULL, "--store", "cloud", NULL, "--store must be" },
@@ -294,6 +297,7 @@ sample_value (guint i)
     [SETTING_login_ports] = "4000",
     [SETTING_browser_login_timeout] = "99",
     [SETTING_device_login_timeout] = "98",
+    [SETTING_local_token_endpoint] = "[::1]:4001",
   };
 
   g_assert_nonnull (samples[i]);
