@@ -293,7 +293,18 @@ class CliTestCase(KeyringFixture, DaemonTestCase):
             cli_request = app.refresh()
         else:
             cli_request = app.refresh()
-            wait_until(lambda: self.token_server.count() > before, timeout=30, what="the CLI's request")
+            try:
+                wait_until(lambda: self.token_server.count() > before, timeout=30, what="the CLI's request")
+            except AssertionError:
+                # Seen once in about 40 runs on a loaded machine: the
+                # app-server sent nothing. Not the daemon's doing (it has not
+                # been called yet); a new app-server gets one more chance.
+                print("the CLI's app-server sent no request within 30 s: starting another one")
+                app.close()
+                self.apps.remove(app)
+                app = self.app()
+                cli_request = app.refresh()
+                wait_until(lambda: self.token_server.count() > before, timeout=30, what="the CLI's request")
             answer = self.start_daemon_refresh()
         wait_until(lambda: self.token_server.count() >= before + 2, timeout=10, what="both requests")
         sent = [json.loads(r["body"])["refresh_token"] for r in self.token_server.requests()[before:]]
