@@ -393,7 +393,8 @@ class TestCtl(CtlTestCase):
                                      "plan_type", "refresh_state", "refresh_error", "refresh_error_message",
                                      "last_refresh", "access_token_expires", "next_refresh_attempt",
                                      "credential_store", "store_state", "store_error_message",
-                                     "credential_store_reason", "codex_config_error", "pending_login", "version"})
+                                     "credential_store_reason", "codex_config_error", "pending_login",
+                                     "local_token_endpoint", "version", "codex_refreshes_through_daemon"})
         self.assertEqual(data["credential_store_reason"], "daemon setting: file")
         self.assertEqual(data["codex_config_error"], None)
         self.assertEqual(data["refresh_error"], "refresh_token_reused")
