@@ -67,13 +67,15 @@ setting_of (const toml::table &table, char **problem)
     return CLI_STORE_SETTING_KEYRING;
   if (value && *value == "auto")
     return CLI_STORE_SETTING_AUTO;
+  if (value && *value == "ephemeral")
+    return CLI_STORE_SETTING_EPHEMERAL;
   if (problem != nullptr)
     {
       if (value)
         {
           g_autofree char *shown = g_utf8_make_valid (value->data (), static_cast<gssize> (MIN (value->size (), 64)));
           *problem = g_strdup_printf (CLI_CONFIG_KEY " is \"%s\"; the values codex-authd follows are "
-                                      "\"file\", \"keyring\" and \"auto\"", shown);
+                                      "\"file\", \"keyring\", \"auto\" and \"ephemeral\"", shown);
         }
       else
         *problem = g_strdup (CLI_CONFIG_KEY " is not a string");
@@ -94,6 +96,8 @@ cli_store_setting_to_string (CliStoreSetting setting)
       return "keyring";
     case CLI_STORE_SETTING_AUTO:
       return "auto";
+    case CLI_STORE_SETTING_EPHEMERAL:
+      return "ephemeral";
     case CLI_STORE_SETTING_DEFAULT:
     case CLI_STORE_SETTING_INVALID:
     default:

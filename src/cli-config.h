@@ -15,6 +15,7 @@ typedef enum {
   CLI_STORE_SETTING_FILE,    /* "file": auth.json only */
   CLI_STORE_SETTING_KEYRING, /* "keyring": the Secret Service item only */
   CLI_STORE_SETTING_AUTO,    /* "auto": the item when the Secret Service works, else the file */
+  CLI_STORE_SETTING_EPHEMERAL, /* "ephemeral": the CLI keeps its login in memory only */
   CLI_STORE_SETTING_INVALID, /* config.toml cannot be used: the CLI's default applies */
 } CliStoreSetting;
 
@@ -23,7 +24,7 @@ typedef enum {
 /* config.toml is read only up to this size. */
 #define CLI_CONFIG_MAX_SIZE (1024 * 1024)
 
-/* "file", "keyring", "auto"; "" for DEFAULT and INVALID. */
+/* "file", "keyring", "auto", "ephemeral"; "" for DEFAULT and INVALID. */
 const char *cli_store_setting_to_string (CliStoreSetting setting);
 
 /* Reads the setting from the TOML document @text (@len bytes, need not be

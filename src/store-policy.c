@@ -95,6 +95,14 @@ apply_setting (StorePolicy *self, CliStoreSetting cli, const char *problem)
           self->choice = CHOICE_FILE;
           self->reason = "Codex config: file";
           break;
+        case CLI_STORE_SETTING_EPHEMERAL:
+          /* The CLI reads and writes no store: nothing of it to share. The
+           * daemon's own login is kept where the CLI's default would be,
+           * which the CLI ignores in this mode. */
+          self->choice = CHOICE_FILE;
+          self->reason = "Codex config: ephemeral (the Codex CLI keeps its login in memory; the daemon's own is "
+                         "in auth.json)";
+          break;
         case CLI_STORE_SETTING_INVALID:
           self->choice = CHOICE_FILE;
           self->reason = "Codex default: file (config.toml cannot be used)";

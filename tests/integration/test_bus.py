@@ -156,6 +156,17 @@ class TestBus(DaemonTestCase):
         wait_until(lambda: self.get_auth_status(True, False)[1] == "sk-again", timeout=5,
                    what="the recreated CODEX_HOME to be noticed")
 
+    def test_codex_ephemeral_store_is_understood(self):
+        """cli_auth_credentials_store = "ephemeral": the CLI keeps its login
+        in memory; the daemon says so and keeps its own in auth.json."""
+        self.write_codex_config("ephemeral")
+        self.write_auth_atomically(apikey_record("sk-own"))
+        self.start_daemon()
+        self.assertEqual(self.prop("CredentialStore"), "file")
+        self.assertIn("ephemeral", self.prop("CredentialStoreReason"))
+        self.assertEqual(self.details()["codex-config-error"], "")
+        self.assertEqual(self.get_auth_status(True, False)[1], "sk-own")
+
     def test_details(self):
         record = chatgpt_record()
         self.write_auth_atomically(record)

@@ -32,6 +32,8 @@ test_parse_values (void)
                    CLI_STORE_SETTING_KEYRING);
   g_assert_cmpint (parse ("\"cli_auth_credentials_store\" = \"\"\"auto\"\"\"\n[tui]\nx = 1\n", NULL), ==,
                    CLI_STORE_SETTING_AUTO);
+  g_assert_cmpint (parse ("cli_auth_credentials_store = \"ephemeral\"", NULL), ==, CLI_STORE_SETTING_EPHEMERAL);
+  g_assert_cmpstr (cli_store_setting_to_string (CLI_STORE_SETTING_EPHEMERAL), ==, "ephemeral");
   g_assert_cmpstr (cli_store_setting_to_string (CLI_STORE_SETTING_KEYRING), ==, "keyring");
   g_assert_cmpstr (cli_store_setting_to_string (CLI_STORE_SETTING_DEFAULT), ==, "");
 }
@@ -41,9 +43,9 @@ test_parse_problems (void)
 {
   g_autofree char *problem = NULL;
 
-  g_assert_cmpint (parse ("cli_auth_credentials_store = \"ephemeral\"\n", &problem), ==,
+  g_assert_cmpint (parse ("cli_auth_credentials_store = \"in-memory\"\n", &problem), ==,
                    CLI_STORE_SETTING_INVALID);
-  g_assert_nonnull (strstr (problem, "\"ephemeral\""));
+  g_assert_nonnull (strstr (problem, "\"in-memory\""));
   g_clear_pointer (&problem, g_free);
 
   g_assert_cmpint (parse ("cli_auth_credentials_store = 1\n", &problem), ==, CLI_STORE_SETTING_INVALID);
