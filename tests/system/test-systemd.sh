@@ -282,7 +282,9 @@ echo
 echo "== exposure"
 as_user 'systemd-analyze --user security codex-authd 2>/dev/null | tail -n 1'
 exposure=$(as_user 'systemd-analyze --user security codex-authd 2>/dev/null' | sed -n 's/.*Overall exposure level for codex-authd.service: \([0-9.]*\).*/\1/p')
-check "exposure $exposure is 1.5 or lower" /usr/bin/python3 -c "import sys; sys.exit(0 if float('${exposure:-99}') <= 1.5 else 1)"
+# 1.6: AF_NETLINK (sock_diag, to tell the user of a loopback peer) costs 0.1 over
+# the 1.5 the unit scored before the local token endpoint.
+check "exposure $exposure is 1.6 or lower" /usr/bin/python3 -c "import sys; sys.exit(0 if float('${exposure:-99}') <= 1.6 else 1)"
 
 echo
 echo "system test: $passed passed, $failed failed"
