@@ -63,6 +63,19 @@ class EndpointTestCase(DaemonTestCase):
     def refresh(self, token):
         return self.post(refresh_body(token))
 
+    def refresh_at_once(self, token, n):
+        """@n refreshes with @token sent together; their answers."""
+        results = [None] * n
+
+        def one(i):
+            results[i] = self.refresh(token)
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        return results
+
     def stored_refresh_token(self):
         with open(self.auth_json) as f:
             return json.load(f)["tokens"]["refresh_token"]
@@ -84,15 +97,7 @@ class TestRelay(EndpointTestCase):
         # Each request is decided 0.5 s after it arrives: all 16 are in flight together.
         self.token_server.rotating(current="rt-0", delay=0.5)
         self.start()
-        results = [None] * 16
-
-        def one(i):
-            results[i] = self.refresh("rt-0")
-        threads = [threading.Thread(target=one, args=(i,)) for i in range(len(results))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
+        results = self.refresh_at_once("rt-0", 16)
         self.assertEqual([r[0] for r in results], [200] * len(results), results)
         self.assertEqual({r[1]["refresh_token"] for r in results}, {"rt-rot-1"})
         state = self.token_server.rotation_state()
@@ -141,15 +146,7 @@ class TestRelay(EndpointTestCase):
     def test_foreign_token_is_forwarded_once_and_never_stored(self):
         self.token_server.rotating(current="rt-other", delay=0.5)
         self.start()
-        results = [None] * 6
-
-        def one(i):
-            results[i] = self.refresh("rt-other")
-        threads = [threading.Thread(target=one, args=(i,)) for i in range(len(results))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
+        results = self.refresh_at_once("rt-other", 6)
         self.assertEqual([r[0] for r in results], [200] * len(results), results)
         self.assertEqual({r[1]["refresh_token"] for r in results}, {"rt-rot-1"})
         self.assertEqual(self.token_server.count(), 1)
