@@ -214,6 +214,27 @@ prepared_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   answer_refresh (caller);
 }
 
+/* The keyring item is read again first when the last read is old: a
+ * token another writer replaced is the one to compare with. */
+static void
+prepare (Caller *caller)
+{
+  LocalEndpoint *self = caller->self;
+
+  if (auth_manager_prepare_needed (self->manager, FALSE, TRUE))
+    auth_manager_prepare_async (self->manager, FALSE, TRUE, prepared_cb, caller);
+  else
+    answer_refresh (caller);
+}
+
+static void
+first_load_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  /* A failed read shows in the verdict (no record, or the store's error). */
+  (void) auth_manager_reload_finish (AUTH_MANAGER (source), result, NULL);
+  prepare (user_data);
+}
+
 /* The request body: its parameters as a table of Sensitive strings, from
  * JSON (as the Codex CLI sends it) or a form. NULL when it is neither. */
 static GHashTable *
@@ -320,12 +341,14 @@ serve_token (SoupServer *server, SoupServerMessage *msg, const char *path, GHash
   caller = caller_new (self, msg, body);
   caller->refresh_token = sensitive_dup (token);
   wipe_body (body);
-  /* The keyring item is read again first when the last read is old: a
-   * token another writer replaced is the one to compare with. */
-  if (auth_manager_prepare_needed (self->manager, FALSE, TRUE))
-    auth_manager_prepare_async (self->manager, FALSE, TRUE, prepared_cb, caller);
-  else
-    answer_refresh (caller);
+  if (!auth_manager_is_loaded (self->manager))
+    {
+      /* Socket activation: the first refresh started the daemon, and the
+       * store is still being read. It waits for that read, not a 503. */
+      auth_manager_reload_async (self->manager, NULL, first_load_cb, caller);
+      return;
+    }
+  prepare (caller);
 }
 
 /* ---- forwarding ---- */

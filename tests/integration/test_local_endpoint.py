@@ -214,6 +214,40 @@ class TestRelay(EndpointTestCase):
         self.start()
         self.assertIn("is this daemon's own local endpoint", self.daemon_log())
 
+    def test_first_refresh_starts_the_daemon_by_socket_activation(self):
+        # As codex-authd.socket does: the listening socket is handed over on
+        # the first connection, whose refresh the new daemon must answer
+        # (not with a 503 while it still reads the store).
+        tool = shutil.which("systemd-socket-activate")
+        if tool is None:
+            missing_peer("systemd-socket-activate (package systemd) is not installed", self)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.token_server.rotating(current="rt-0")
+        self.write_auth_atomically(chatgpt_record(refresh="rt-0"))
+        env = dict(self.env, CODEX_AUTHD_LOCAL_TOKEN_ENDPOINT=f"localhost:{self.port}")
+        log = open(os.path.join(self.tmp, "activated.log"), "w")
+        proc = subprocess.Popen([tool, "-l", f"127.0.0.1:{self.port}", "--fdname=token-endpoint",
+                                 *[f"-E{k}={v}" for k, v in env.items()], self.binary, "--verbose"],
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: socket.socket().connect_ex(("127.0.0.1", self.port)) == 0, timeout=10,
+                       what="systemd-socket-activate to listen")
+            self.assertFalse(self.name_has_owner())
+            status, body, _ = self.refresh("rt-0")
+            self.assertEqual(status, 200, body)
+            self.assertEqual(body["refresh_token"], "rt-rot-1")
+            self.assertEqual(self.stored_refresh_token(), "rt-rot-1")
+            self.assertTrue(self.name_has_owner())
+            self.assertEqual(self.prop("LocalTokenEndpoint"), f"http://127.0.0.1:{self.port}/oauth/token")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+            log.close()
+        with open(log.name) as f:
+            self.assertIn("(socket activation)", f.read())
+
 
 class TestGuards(EndpointTestCase):
     """What is refused, and that it is refused before the body is read."""

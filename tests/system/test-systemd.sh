@@ -230,8 +230,11 @@ printf 'POST /oauth/token HTTP/1.1\r\nHost: 127.0.0.1:1458\r\nContent-Type: appl
 timeout 30 cat <&3
 SH
 as_user 'bash /opt/endpoint-refresh.sh' > "$work/endpoint.out" 2>&1
-head -1 "$work/endpoint.out"
-echo "first answer through the socket (not checked yet): $(head -c 200 "$work/endpoint.out" | tr -d '\r' | head -1)"
+echo "first answer through the socket: $(head -1 "$work/endpoint.out" | tr -d '\r')"
+check "the first refresh through the socket is answered with the rotated tokens" \
+  sh -c "head -1 '$work/endpoint.out' | grep -q '^HTTP/1.1 200' && grep -Eq '\"refresh_token\": *\"rt-rot-2\"' '$work/endpoint.out'"
+check "1 request reached the issuer for it" test "$(requests)" = 1
+check "auth.json holds the tokens it rotated" as_user 'grep -q "\"refresh_token\": *\"rt-rot-2\"" ~/.codex/auth.json'
 check "socket activation started codex-authd.service" as_user 'systemctl --user is-active codex-authd.service'
 # The host's root is another user to the daemon (and outside its user namespace).
 check "a process of another user is refused" /usr/bin/python3 -c '
