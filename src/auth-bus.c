@@ -468,7 +468,7 @@ store_change_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (g_task_get_source_tag (G_TASK (result)) == auth_manager_move_async)
     ok = auth_manager_move_finish (AUTH_MANAGER (source), result, &error);
   else
-    ok = auth_manager_login_finish (AUTH_MANAGER (source), result, &error);
+    ok = signin_manager_login_finish (SIGNIN_MANAGER (source), result, &error);
   r = ok ? sd_bus_reply_method_return (m, NULL) : reply_gerror (m, error);
   if (r < 0)
     g_debug ("Cannot reply to %s: %s, ignoring", sd_bus_message_get_member (m), g_strerror (-r));
@@ -490,7 +490,7 @@ method_login_with_api_key (sd_bus_message *m, void *userdata, sd_bus_error *ret_
   record = auth_record_new_api_key (key);
   if (record == NULL)
     return sd_bus_error_setf (ret_error, SD_BUS_ERROR_INVALID_ARGS, "The API key cannot be stored");
-  auth_manager_login_async (self->manager, record, store_change_done_cb, sd_bus_message_ref (m));
+  signin_manager_login_async (self->signins, record, store_change_done_cb, sd_bus_message_ref (m));
   return 1;
 }
 
@@ -514,7 +514,7 @@ method_import_chatgpt_tokens (sd_bus_message *m, void *userdata, sd_bus_error *r
   if (record == NULL)
     return sd_bus_error_setf (ret_error, SD_BUS_ERROR_INVALID_ARGS, "Cannot import the tokens: %s",
                               error->message);
-  auth_manager_login_async (self->manager, record, store_change_done_cb, sd_bus_message_ref (m));
+  signin_manager_login_async (self->signins, record, store_change_done_cb, sd_bus_message_ref (m));
   return 1;
 }
 

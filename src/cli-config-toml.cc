@@ -8,6 +8,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #define TOML_ENABLE_FORMATTERS 0
 #include <toml++/toml.h>
@@ -52,6 +53,13 @@ describe_error (const toml::parse_error &e)
                           static_cast<unsigned> (where.column), static_cast<int> (what.size ()), what.data ());
 }
 
+/* A string value of the document, shown in a message: valid UTF-8, cut. */
+char *
+shown_value (std::string_view value)
+{
+  return g_utf8_make_valid (value.data (), static_cast<gssize> (MIN (value.size (), 64)));
+}
+
 CliStoreSetting
 setting_of (const toml::table &table, char **problem)
 {
@@ -73,7 +81,7 @@ setting_of (const toml::table &table, char **problem)
     {
       if (value)
         {
-          g_autofree char *shown = g_utf8_make_valid (value->data (), static_cast<gssize> (MIN (value->size (), 64)));
+          g_autofree char *shown = shown_value (*value);
           *problem = g_strdup_printf (CLI_CONFIG_KEY " is \"%s\"; the values codex-authd follows are "
                                       "\"file\", \"keyring\", \"auto\" and \"ephemeral\"", shown);
         }
@@ -83,7 +91,92 @@ setting_of (const toml::table &table, char **problem)
   return CLI_STORE_SETTING_INVALID;
 }
 
+void
+login_rules_of (const toml::table &table, CliLoginRules *rules)
+{
+  const toml::node *method = table.get (CLI_CONFIG_LOGIN_METHOD_KEY);
+  const toml::node *workspace = table.get (CLI_CONFIG_WORKSPACE_KEY);
+
+  if (method != nullptr)
+    {
+      std::optional<std::string_view> value = method->value<std::string_view> ();
+
+      if (value && *value == "chatgpt")
+        rules->method = CLI_LOGIN_METHOD_CHATGPT;
+      else if (value && *value == "api")
+        rules->method = CLI_LOGIN_METHOD_API;
+      else
+        {
+          g_autofree char *shown = value ? shown_value (*value) : nullptr;
+          rules->problem = value ? g_strdup_printf (CLI_CONFIG_LOGIN_METHOD_KEY " is \"%s\", not \"chatgpt\" "
+                                                    "or \"api\"", shown)
+                                 : g_strdup (CLI_CONFIG_LOGIN_METHOD_KEY " is not a string");
+          return;
+        }
+    }
+  if (workspace != nullptr)
+    {
+      std::vector<std::string> ids;
+      const toml::array *list = workspace->as_array ();
+
+      if (list != nullptr)
+        {
+          for (const toml::node &item : *list)
+            {
+              std::optional<std::string_view> id = item.value<std::string_view> ();
+
+              if (!id)
+                {
+                  rules->problem = g_strdup (CLI_CONFIG_WORKSPACE_KEY " holds something that is not a string");
+                  return;
+                }
+              ids.emplace_back (*id);
+            }
+        }
+      else if (std::optional<std::string_view> id = workspace->value<std::string_view> ())
+        ids.emplace_back (*id);
+      else
+        {
+          rules->problem = g_strdup (CLI_CONFIG_WORKSPACE_KEY " is neither a string nor a list of them");
+          return;
+        }
+      if (!ids.empty ())
+        {
+          rules->workspaces = g_new0 (char *, ids.size () + 1);
+          for (size_t i = 0; i < ids.size (); i++)
+            rules->workspaces[i] = g_strndup (ids[i].data (), ids[i].size ());
+        }
+    }
+}
+
 } // namespace
+
+extern "C" CliLoginRules *
+cli_config_parse_login_rules (const char *text, gsize len)
+{
+  CliLoginRules *rules = g_new0 (CliLoginRules, 1);
+
+  try
+    {
+      toml::table table = toml::parse (std::string_view (text, len));
+      login_rules_of (table, rules);
+    }
+  catch (const toml::parse_error &e)
+    {
+      g_autofree char *where = describe_error (e);
+      rules->problem = g_strdup_printf ("not valid TOML (%s)", where);
+    }
+  catch (...)
+    {
+      rules->problem = g_strdup ("cannot be read as TOML");
+    }
+  if (rules->problem != nullptr)
+    {
+      g_clear_pointer (&rules->workspaces, g_strfreev);
+      rules->method = CLI_LOGIN_METHOD_ANY;
+    }
+  return rules;
+}
 
 extern "C" const char *
 cli_store_setting_to_string (CliStoreSetting setting)

@@ -39,6 +39,43 @@ cli_config_read_store_setting (const char *codex_home, char **problem)
   return setting;
 }
 
+void
+cli_login_rules_free (CliLoginRules *rules)
+{
+  if (rules == NULL)
+    return;
+  g_strfreev (rules->workspaces);
+  g_free (rules->problem);
+  g_free (rules);
+}
+
+CliLoginRules *
+cli_config_read_login_rules (const char *codex_home)
+{
+  g_autofree char *path = g_build_filename (codex_home, CLI_CONFIG_NAME, NULL);
+  g_autofree char *data = NULL;
+  g_autoptr(GError) error = NULL;
+  CliLoginRules *rules;
+  gsize len = 0;
+
+  if (!safe_file_read_bounded (path, CLI_CONFIG_MAX_SIZE, &data, &len, &error))
+    {
+      rules = g_new0 (CliLoginRules, 1);
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        rules->problem = g_strdup (error->message);
+      return rules;
+    }
+  rules = cli_config_parse_login_rules (data, len);
+  if (rules->problem != NULL)
+    {
+      char *named = g_strdup_printf ("%s: %s", path, rules->problem);
+
+      g_free (rules->problem);
+      rules->problem = named;
+    }
+  return rules;
+}
+
 gboolean
 cli_config_write_store_setting (const char *codex_home, const char *value, GError **error)
 {

@@ -49,4 +49,35 @@ CliStoreSetting cli_config_read_store_setting (const char *codex_home, char **pr
  * symbolic link is followed, not replaced. */
 gboolean cli_config_write_store_setting (const char *codex_home, const char *value, GError **error);
 
+/* The Codex CLI's sign-in rules, from the same config.toml: what its own
+ * sign-ins obey, and so the daemon's. */
+typedef enum {
+  CLI_LOGIN_METHOD_ANY,     /* no forced_login_method */
+  CLI_LOGIN_METHOD_CHATGPT, /* forced_login_method = "chatgpt": no API key logins */
+  CLI_LOGIN_METHOD_API,     /* forced_login_method = "api": no ChatGPT sign-ins */
+} CliLoginMethod;
+
+#define CLI_CONFIG_LOGIN_METHOD_KEY "forced_login_method"
+#define CLI_CONFIG_WORKSPACE_KEY "forced_chatgpt_workspace_id"
+
+typedef struct {
+  CliLoginMethod method;
+  /* forced_chatgpt_workspace_id (a string, or a list of them): the only
+   * workspace (account) ids a ChatGPT sign-in may end in; NULL: any. */
+  char **workspaces;
+  /* Why config.toml cannot be used, or NULL. The CLI refuses to start
+   * then; a sign-in through the daemon is refused with this. */
+  char *problem;
+} CliLoginRules;
+
+void cli_login_rules_free (CliLoginRules *rules);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CliLoginRules, cli_login_rules_free)
+
+/* Reads the rules from the TOML document @text (@len bytes); never NULL. */
+CliLoginRules *cli_config_parse_login_rules (const char *text, gsize len);
+
+/* Blocking (worker threads only): the rules in @codex_home/config.toml; a
+ * missing file has none. */
+CliLoginRules *cli_config_read_login_rules (const char *codex_home);
+
 G_END_DECLS

@@ -172,6 +172,7 @@ build_parts (Daemon *d, const DaemonSettings *s)
   StorePolicy *policy = store_policy_new (s->store, file, keyring, cli_setting_new (s->codex_home));
   SigninSettings signin = {
     .issuer = s->issuer,
+    .codex_home = s->codex_home,
     .workspaces = (const char *const *) s->allowed_workspaces,
     .ports = s->login_ports.ports,
     .n_ports = s->login_ports.n,

@@ -240,9 +240,10 @@ try_bind (Signin *signin)
       signin->redirect_uri = g_strdup_printf ("http://localhost:%u" SIGNIN_CALLBACK_PATH, port);
       {
         g_autofree char *challenge = signin_pkce_challenge (signin->verifier);
+        g_auto(GStrv) workspaces = signin_rules_workspaces (self, signin->rules);
         signin->auth_url = signin_authorize_url (self->issuer, CLI_CLIENT_ID,
                                                signin->redirect_uri, challenge, signin->state, CLI_ORIGINATOR,
-                                               (const char *const *) self->workspaces);
+                                               (const char *const *) workspaces);
       }
       g_debug ("Sign-in %s: callback server on localhost:%u", signin->id, port);
       g_task_set_task_data (task, signin_ref (signin), signin_unref);

@@ -44,6 +44,7 @@ signin_unref (gpointer data)
   g_free (signin->verification_url);
   signin_tokens_clear (&signin->tokens);
   g_clear_pointer (&signin->record, auth_record_unref);
+  cli_login_rules_free (signin->rules);
   g_free (signin);
 }
 
@@ -98,6 +99,7 @@ signin_end (Signin *signin, gboolean success, SigninError code, const char *mess
        * no signin id). */
       GTask *task = g_steal_pointer (&signin->start_task);
       CodexAuthError error = code == SIGNIN_ERROR_DEVICE_LOGIN_DISABLED ? CODEX_AUTH_ERROR_DEVICE_LOGIN_DISABLED
+                             : code == SIGNIN_ERROR_RESTRICTED          ? CODEX_AUTH_ERROR_NOT_SUPPORTED
                                                                         : CODEX_AUTH_ERROR_LOGIN_FAILED;
 
       g_task_return_new_error (task, CODEX_AUTH_ERROR, error, "%s", message);
@@ -269,22 +271,6 @@ store_record (Signin *signin, AuthRecord *record)
 
 /* ---- the code exchange ------------------------------------------------- */
 
-static gboolean
-workspace_allowed (SigninManager *self, AuthRecord *record, char **message)
-{
-  const char *account = auth_record_get_account_id (record);
-  g_autofree char *list = NULL;
-
-  if (self->workspaces == NULL || self->workspaces[0] == NULL)
-    return TRUE;
-  if (account != NULL && g_strv_contains ((const char *const *) self->workspaces, account))
-    return TRUE;
-  list = g_strjoinv (", ", self->workspaces);
-  *message = g_strdup_printf ("Sign-in is restricted to workspace id(s) %s. Sign in with an account of "
-                              "one of them.", list);
-  return FALSE;
-}
-
 static AuthRecord *
 record_from_tokens (Signin *signin, const char *api_key, GError **error)
 {
@@ -344,7 +330,8 @@ exchange_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       signin_fail (signin, SIGNIN_ERROR_EXCHANGE_FAILED, message);
       goto out;
     }
-  if (!workspace_allowed (self, record, &message))
+  message = signin_rules_check_account (self, signin->rules, auth_record_get_account_id (record));
+  if (message != NULL)
     {
       signin_fail (signin, SIGNIN_ERROR_WORKSPACE_RESTRICTED, message);
       goto out;
@@ -381,13 +368,45 @@ signin_exchange_code (Signin *signin, const char *code, const char *redirect_uri
 
 /* ---- the starts -------------------------------------------------------- */
 
+static void
+start_rules_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Signin *signin = user_data;
+  SigninManager *self = signin->manager;
+  g_autofree char *refusal = NULL;
+
+  signin_op_end (self);
+  signin->rules = signin_rules_read_finish (self, result);
+  if (!signin->ended)
+    {
+      refusal = signin_rules_refusal (self, signin->rules, TRUE);
+      if (refusal != NULL)
+        signin_fail (signin, SIGNIN_ERROR_RESTRICTED, refusal);
+      else if (signin->kind == SIGNIN_KIND_BROWSER)
+        signin_browser_begin (signin);
+      else
+        signin_device_begin (signin);
+    }
+  signin_unref (signin);
+}
+
+/* A sign-in of @kind: the rules first, then its flow. */
+static void
+start (SigninManager *self, SigninKind kind, GTask *task)
+{
+  Signin *signin = signin_new (self, kind, task);
+
+  signin_op_begin (self);
+  signin_rules_read_async (self, signin->cancellable, start_rules_cb, signin_ref (signin));
+}
+
 void
 signin_manager_start_browser_async (SigninManager *self, GAsyncReadyCallback callback, gpointer user_data)
 {
   GTask *task = g_task_new (self, NULL, callback, user_data);
 
   g_task_set_source_tag (task, signin_manager_start_browser_async);
-  signin_browser_begin (signin_new (self, SIGNIN_KIND_BROWSER, task));
+  start (self, SIGNIN_KIND_BROWSER, task);
 }
 
 gboolean
@@ -409,7 +428,7 @@ signin_manager_start_device_async (SigninManager *self, GAsyncReadyCallback call
   GTask *task = g_task_new (self, NULL, callback, user_data);
 
   g_task_set_source_tag (task, signin_manager_start_device_async);
-  signin_device_begin (signin_new (self, SIGNIN_KIND_DEVICE, task));
+  start (self, SIGNIN_KIND_DEVICE, task);
 }
 
 gboolean
@@ -424,6 +443,61 @@ signin_manager_start_device_finish (SigninManager *self, GAsyncResult *result, c
   *verification_url = g_strdup (signin->verification_url);
   *user_code = g_strdup (signin->device.user_code);
   return TRUE;
+}
+
+/* ---- logins with credentials given ------------------------------------- */
+
+static void
+login_stored_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  signin_op_end (g_task_get_source_object (task));
+  if (!auth_manager_login_finish (AUTH_MANAGER (source), result, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+login_rules_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  SigninManager *self = SIGNIN_MANAGER (source);
+  AuthRecord *record = g_task_get_task_data (task);
+  g_autoptr(CliLoginRules) rules = signin_rules_read_finish (self, result);
+  gboolean chatgpt = auth_record_get_mode (record) == AUTH_MODE_CHATGPT;
+  g_autofree char *refusal = signin_rules_refusal (self, rules, chatgpt);
+
+  signin_op_end (self);
+  if (refusal == NULL && chatgpt)
+    refusal = signin_rules_check_account (self, rules, auth_record_get_account_id (record));
+  if (refusal != NULL)
+    {
+      g_task_return_new_error (task, CODEX_AUTH_ERROR, CODEX_AUTH_ERROR_NOT_SUPPORTED, "%s", refusal);
+      return;
+    }
+  signin_op_begin (self);
+  auth_manager_login_async (self->auth, record, login_stored_cb, g_steal_pointer (&task));
+}
+
+void
+signin_manager_login_async (SigninManager *self, AuthRecord *record, GAsyncReadyCallback callback,
+                            gpointer user_data)
+{
+  GTask *task = g_task_new (self, NULL, callback, user_data);
+
+  g_task_set_source_tag (task, signin_manager_login_async);
+  g_task_set_task_data (task, auth_record_ref (record), (GDestroyNotify) auth_record_unref);
+  signin_op_begin (self);
+  signin_rules_read_async (self, NULL, login_rules_cb, task);
+}
+
+gboolean
+signin_manager_login_finish (SigninManager *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 /* ---- cancel, state ----------------------------------------------------- */
@@ -482,6 +556,7 @@ signin_manager_new (AuthManager *auth, HttpClient *http, Revoker *revoker, const
   self->revoker = revoker;
   self->issuer = g_strdup (settings->issuer);
   self->workspaces = g_strdupv ((char **) settings->workspaces);
+  self->codex_home = g_strdup (settings->codex_home);
   memcpy (self->ports, settings->ports, settings->n_ports * sizeof self->ports[0]);
   self->n_ports = settings->n_ports;
   self->browser_timeout = settings->browser_timeout;
@@ -501,6 +576,7 @@ signin_manager_finalize (GObject *object)
   g_clear_object (&self->auth);
   g_free (self->issuer);
   g_strfreev (self->workspaces);
+  g_free (self->codex_home);
   G_OBJECT_CLASS (signin_manager_parent_class)->finalize (object);
 }
 

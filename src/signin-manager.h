@@ -14,7 +14,9 @@
  * a new start, a cancel, a logout or stop() ends the one before, which
  * still reports "completed" with "cancelled". The tokens a sign-in obtains
  * are stored through the AuthManager, like any login, and the refresh
- * token they replace is revoked. */
+ * token they replace is revoked. Every login through it obeys the rules
+ * of the daemon's settings and of the Codex CLI's config.toml
+ * (forced_login_method, forced_chatgpt_workspace_id: signin-rules.c). */
 
 #define SIGNIN_MAX_PORTS 8
 /* The user-code request answers the D-Bus call that asked for it. */
@@ -28,6 +30,7 @@
  * every default). */
 typedef struct {
   const char *issuer;
+  const char *codex_home;        /* whose config.toml's sign-in rules apply; NULL: none */
   const char *const *workspaces; /* allowed workspace (account) ids; NULL: any */
   const guint *ports;            /* callback ports, tried in order */
   guint n_ports;
@@ -65,6 +68,14 @@ gboolean signin_manager_start_browser_finish (SigninManager *self, GAsyncResult 
 void signin_manager_start_device_async (SigninManager *self, GAsyncReadyCallback callback, gpointer user_data);
 gboolean signin_manager_start_device_finish (SigninManager *self, GAsyncResult *result, char **login_id,
                                              char **verification_url, char **user_code, GError **error);
+
+/* Stores @record (an API key, or ChatGPT tokens given) as the login,
+ * unless the Codex CLI's sign-in rules refuse it
+ * (CODEX_AUTH_ERROR_NOT_SUPPORTED, saying which); then as
+ * auth_manager_login_async(). */
+void signin_manager_login_async (SigninManager *self, AuthRecord *record, GAsyncReadyCallback callback,
+                                 gpointer user_data);
+gboolean signin_manager_login_finish (SigninManager *self, GAsyncResult *result, GError **error);
 
 /* Cancels the pending sign-in @login_id; CODEX_AUTH_ERROR_NO_SUCH_LOGIN
  * when it is not the one pending. */

@@ -7,6 +7,7 @@
 
 #include <libsoup/soup.h>
 
+#include "cli-config.h"
 #include "signin-manager.h"
 
 typedef enum {
@@ -28,6 +29,8 @@ typedef struct {
   gboolean ended;
   guint timeout_id;
   guint retry_id; /* browser: the next bind attempt; device: the next poll */
+
+  CliLoginRules *rules; /* the Codex CLI's, read at the start (signin-rules.c) */
 
   /* Browser. */
   SoupServer *server;
@@ -57,6 +60,7 @@ struct _SigninManager {
   Revoker *revoker;
   /* The settings, copied. */
   char *issuer;
+  char *codex_home; /* whose config.toml has the CLI's sign-in rules; NULL: none */
   char **workspaces;
   guint ports[SIGNIN_MAX_PORTS];
   guint n_ports;
@@ -99,3 +103,18 @@ void signin_browser_free_retiring (gpointer retiring);
 /* signin-device.c */
 /* Starts the device-code flow of @signin: asks the issuer for a code. */
 void signin_device_begin (Signin *signin);
+
+/* signin-rules.c */
+/* Reads the Codex CLI's rules (none without a codex_home); never NULL. */
+void signin_rules_read_async (SigninManager *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+                              gpointer user_data);
+CliLoginRules *signin_rules_read_finish (SigninManager *self, GAsyncResult *result);
+/* Why a ChatGPT sign-in (@chatgpt) or an API key login may not happen
+ * under @rules, or NULL when it may. */
+char *signin_rules_refusal (SigninManager *self, const CliLoginRules *rules, gboolean chatgpt);
+/* The workspace ids a ChatGPT sign-in may end in (both lists where both
+ * are set), or NULL: any. */
+char **signin_rules_workspaces (SigninManager *self, const CliLoginRules *rules);
+/* Why a sign-in into @account (NULL: none in the id_token) is refused, or
+ * NULL. */
+char *signin_rules_check_account (SigninManager *self, const CliLoginRules *rules, const char *account);

@@ -30,6 +30,7 @@ signin_error_code (SigninError error)
     case SIGNIN_ERROR_DEVICE_AUTH_FAILED: return "device-auth-failed";
     case SIGNIN_ERROR_STORE_FAILED: return "store-failed";
     case SIGNIN_ERROR_PORT_BUSY: return "port-busy";
+    case SIGNIN_ERROR_RESTRICTED: return "restricted";
     case SIGNIN_ERROR_FAILED:
     default: return "failed";
     }

@@ -28,6 +28,7 @@ typedef enum {
   SIGNIN_ERROR_DEVICE_AUTH_FAILED,
   SIGNIN_ERROR_STORE_FAILED,
   SIGNIN_ERROR_PORT_BUSY,
+  SIGNIN_ERROR_RESTRICTED, /* at the start only: the login method or workspaces rule it out */
   SIGNIN_ERROR_FAILED,
 } SigninError;
 

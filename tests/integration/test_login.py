@@ -379,6 +379,108 @@ class TestWorkspace(LoginTestCase):
         self.assertEqual(self.stored()["tokens"]["account_id"], "ws-other")
 
 
+class TestCliLoginRules(LoginTestCase):
+    """The Codex CLI's forced_login_method and forced_chatgpt_workspace_id in
+    its config.toml: sign-ins through the daemon obey them as `codex login`
+    does, read again at every start."""
+
+    def write_cli_config(self, text):
+        with open(os.path.join(self.codex_home, "config.toml"), "w") as f:
+            f.write(text)
+
+    def test_forced_api_refuses_chatgpt_sign_ins(self):
+        self.write_cli_config('# set by the administrator\nforced_login_method = "api"\n')
+        self.start_daemon()
+        for method in ("StartChatGptLogin", "StartDeviceCodeLogin"):
+            name, message = self.call_error(method, GLib.Variant("(a{sv})", ({},)))
+            self.assertEqual(name, "org.codex.Auth1.Error.NotSupported", method)
+            self.assertIn("ChatGPT login is disabled", message)
+            self.assertIn("Use API key login instead", message)
+        self.assertEqual(self.issuer_log()["usercode"], [])
+        self.assertEqual(self.prop("PendingLogin"), "")
+        # An API key is still taken.
+        self.call("LoginWithApiKey", GLib.Variant("(s)", ("sk-allowed-key",)))
+        self.assertEqual(self.stored()["OPENAI_API_KEY"], "sk-allowed-key")
+        # The rule is read again at the next start: lifted, the sign-in starts.
+        self.write_cli_config("")
+        login_id, url = self.start_browser()
+        self.assertIn("/oauth/authorize", url)
+        self.call("CancelLogin", GLib.Variant("(s)", (login_id,)))
+
+    def test_forced_chatgpt_refuses_api_keys(self):
+        self.write_cli_config('forced_login_method = "chatgpt"\n')
+        self.start_daemon()
+        name, message = self.call_error("LoginWithApiKey", GLib.Variant("(s)", ("sk-refused-key",)))
+        self.assertEqual(name, "org.codex.Auth1.Error.NotSupported")
+        self.assertIn("API key login is disabled", message)
+        self.assertNotIn("sk-refused-key", message)
+        self.assertFalse(os.path.exists(self.auth_json))
+        result = subprocess.run([os.environ["CODEX_AUTHCTL"], "login", "--api-key"], input="sk-refused-key\n",
+                                capture_output=True, text=True, timeout=60, env=self.env)
+        self.assertNotEqual(result.returncode, EXIT_OK)
+        self.assertIn("API key login is disabled", result.stderr)
+
+    def test_forced_workspace_list(self):
+        self.write_cli_config('forced_chatgpt_workspace_id = ["ws-cli", "ws-allowed"]\n')
+        self.start_daemon()
+        login_id, url = self.start_browser()
+        params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+        self.assertEqual(params["allowed_workspace_id"], "ws-cli,ws-allowed")
+        # The issuer's default account is in neither: refused, nothing saved.
+        status, page, _ = browse(url)
+        self.assertIn("restricted to workspace id(s) ws-cli, ws-allowed", page)
+        self.assertEqual(self.wait_completed(login_id)[1:3], (False, "workspace-restricted"))
+        self.assertFalse(os.path.exists(self.auth_json))
+        # Tokens imported from elsewhere obey it too.
+        name, message = self.call_error("ImportChatGptTokens", GLib.Variant("(sss)", (
+            harness.make_jwt({"https://api.openai.com/auth": {"chatgpt_account_id": "ws-foreign"}}),
+            "at-import", "rt-import")))
+        self.assertEqual(name, "org.codex.Auth1.Error.NotSupported")
+        self.assertIn("ws-cli, ws-allowed", message)
+        self.assertFalse(os.path.exists(self.auth_json))
+        # An account of one of them is taken.
+        self.fake_login({"claims": {"https://api.openai.com/auth": {"chatgpt_account_id": "ws-cli"}}})
+        login_id, url = self.start_browser()
+        self.assertEqual(browse(url)[0], 200)
+        self.assertTrue(self.wait_completed(login_id)[1])
+        self.assertEqual(self.stored()["tokens"]["account_id"], "ws-cli")
+
+    def test_forced_workspace_string_with_device_code(self):
+        self.write_cli_config('forced_chatgpt_workspace_id = "ws-cli"\n')
+        self.start_daemon()
+        login_id, url, code = self.start_device()
+        self.token_server._control("/_control/approve", {})
+        self.assertEqual(self.wait_completed(login_id, timeout=15)[1:3], (False, "workspace-restricted"))
+        self.assertFalse(os.path.exists(self.auth_json))
+
+    def test_both_lists_must_allow(self):
+        self.write_config("allowed-workspaces=ws-daemon,ws-both\n")
+        self.write_cli_config('forced_chatgpt_workspace_id = ["ws-both", "ws-cli"]\n')
+        self.start_daemon()
+        login_id, url = self.start_browser()
+        params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+        self.assertEqual(params["allowed_workspace_id"], "ws-both")
+        self.call("CancelLogin", GLib.Variant("(s)", (login_id,)))
+        self.write_cli_config('forced_chatgpt_workspace_id = "ws-cli"\n')
+        name, message = self.call_error("StartChatGptLogin", GLib.Variant("(a{sv})", ({},)))
+        self.assertEqual(name, "org.codex.Auth1.Error.NotSupported")
+        self.assertIn("No workspace is allowed both", message)
+
+    def test_unusable_rules_refuse_with_the_reason(self):
+        for text, reason in (('forced_login_method = "apikey"\n', 'forced_login_method is "apikey"'),
+                             ("forced_chatgpt_workspace_id = 7\n", "neither a string nor a list"),
+                             ("forced_chatgpt_workspace_id = [1]\n", "not a string"),
+                             ("forced_login_method = \n", "not valid TOML")):
+            with self.subTest(text=text):
+                self.write_cli_config(text)
+                if not self.daemons:
+                    self.start_daemon()
+                name, message = self.call_error("StartChatGptLogin", GLib.Variant("(a{sv})", ({},)))
+                self.assertEqual(name, "org.codex.Auth1.Error.NotSupported")
+                self.assertIn(reason, message)
+                self.assertIn("config.toml", message)
+
+
 class TestPendingLogin(LoginTestCase):
 
     def test_busy_port_falls_back(self):
@@ -667,5 +769,5 @@ class TestLogout(LoginTestCase):
 
 if __name__ == "__main__":
     sys.exit(harness.main(sys.modules[__name__],
-                          [TestBrowserLogin, TestWorkspace, TestPendingLogin, TestTimeouts, TestDeviceCode,
+                          [TestBrowserLogin, TestWorkspace, TestCliLoginRules, TestPendingLogin, TestTimeouts, TestDeviceCode,
                            TestLogout]))

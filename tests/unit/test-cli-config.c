@@ -38,6 +38,43 @@ test_parse_values (void)
   g_assert_cmpstr (cli_store_setting_to_string (CLI_STORE_SETTING_DEFAULT), ==, "");
 }
 
+static CliLoginRules *
+rules_of (const char *text)
+{
+  return cli_config_parse_login_rules (text, strlen (text));
+}
+
+static void
+test_login_rules (void)
+{
+  g_autoptr(CliLoginRules) none = rules_of ("model = \"o3\"\n[profiles.x]\nforced_login_method = \"api\"\n");
+  g_autoptr(CliLoginRules) api = rules_of ("forced_login_method = 'api' # the administrator's\n");
+  g_autoptr(CliLoginRules) one = rules_of ("forced_login_method = \"chatgpt\"\nforced_chatgpt_workspace_id = \"ws-1\"\n");
+  g_autoptr(CliLoginRules) list = rules_of ("forced_chatgpt_workspace_id = [\"ws-1\", \"ws-2\"]\n");
+  g_autoptr(CliLoginRules) empty = rules_of ("forced_chatgpt_workspace_id = []\n");
+  g_autoptr(CliLoginRules) bad_method = rules_of ("forced_login_method = \"API\"\nforced_chatgpt_workspace_id = \"x\"\n");
+  g_autoptr(CliLoginRules) bad_item = rules_of ("forced_chatgpt_workspace_id = [\"ws-1\", 2]\n");
+  g_autoptr(CliLoginRules) bad_toml = rules_of ("forced_login_method = \"api\"\n[\n");
+
+  g_assert_cmpint (none->method, ==, CLI_LOGIN_METHOD_ANY);
+  g_assert_null (none->workspaces);
+  g_assert_null (none->problem);
+  g_assert_cmpint (api->method, ==, CLI_LOGIN_METHOD_API);
+  g_assert_cmpint (one->method, ==, CLI_LOGIN_METHOD_CHATGPT);
+  g_assert_cmpstrv (one->workspaces, ((const char *const[]) { "ws-1", NULL }));
+  g_assert_cmpstrv (list->workspaces, ((const char *const[]) { "ws-1", "ws-2", NULL }));
+  g_assert_null (empty->workspaces);
+  g_assert_null (empty->problem);
+  /* Unusable rules restrict nothing by themselves: the problem refuses. */
+  g_assert_nonnull (strstr (bad_method->problem, "\"API\""));
+  g_assert_cmpint (bad_method->method, ==, CLI_LOGIN_METHOD_ANY);
+  g_assert_null (bad_method->workspaces);
+  g_assert_nonnull (strstr (bad_item->problem, "not a string"));
+  g_assert_null (bad_item->workspaces);
+  g_assert_nonnull (strstr (bad_toml->problem, "not valid TOML"));
+  g_assert_cmpint (bad_toml->method, ==, CLI_LOGIN_METHOD_ANY);
+}
+
 static void
 test_parse_problems (void)
 {
@@ -186,6 +223,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/cli-config/parse/values", test_parse_values);
   g_test_add_func ("/cli-config/parse/problems", test_parse_problems);
+  g_test_add_func ("/cli-config/parse/login-rules", test_login_rules);
   g_test_add_func ("/cli-config/edit/in-place", test_edit_in_place);
   g_test_add_func ("/cli-config/edit/adds-key", test_edit_adds_key);
   g_test_add_func ("/cli-config/edit/refuses-invalid", test_edit_refuses_invalid);
