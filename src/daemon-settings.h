@@ -41,7 +41,7 @@
   X (idle_timeout, "idle-timeout", "CODEX_AUTHD_IDLE_TIMEOUT", SECONDS, 0, 86400, "0", NULL, "SECONDS",       \
      "Exit after this long without calls (0: never; the service stays for the session)")                      \
   X (allowed_workspaces, "allowed-workspaces", "CODEX_AUTHD_ALLOWED_WORKSPACES", IDS, 0, 0, NULL, "any",      \
-     "ID,...", "Refuse sign-ins to other workspace (account) ids than these")                                 \
+     "ID,...", "Refuse sign-ins to other workspace (account) ids than these (the Codex CLI's forced_chatgpt_workspace_id applies too)")                                 \
   X (login_ports, "login-ports", "CODEX_AUTHD_LOGIN_PORTS", PORTS, 1, 65535, "1455,1457", NULL, "PORT,...",   \
      "The ports the sign-in callback server tries, in order (the ones the issuer accepts)")                   \
   X (browser_login_timeout, "browser-login-timeout", "CODEX_AUTHD_BROWSER_LOGIN_TIMEOUT", SECONDS, 10, 3600,  \
