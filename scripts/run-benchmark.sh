@@ -11,4 +11,6 @@ scripts/install-deps.sh test
 builddir=${BUILDDIR:-build-bench}
 [ -f "$builddir/build.ninja" ] || meson setup "$builddir" --buildtype=release -Db_sanitize=none
 meson compile -C "$builddir"
+# The pinned Codex CLI for the fleet scenarios (a failure is reported there).
+scripts/install-codex-cli.sh "$builddir/codex-cli"
 exec /usr/bin/python3 tests/bench/benchmark.py "$builddir"

@@ -11,7 +11,10 @@ keyring item (a real gnome-keyring-daemon; the item is read again before a
 token goes out when the last read is over a second old); the daemon's idle
 wake-ups per minute with each store; how soon an item replaced in place is
 announced; and how many token requests a storm of refresh_token=true calls
-causes under permanent and transient failure.
+causes under permanent and transient failure; and 8 real `codex
+app-server` processes of the pinned Codex CLI on one login, with the
+daemon's local token endpoint and without it (the scenarios of
+tests/integration/test_codex_fleet.py, run from BUILDDIR's codex-cli/).
 
 Set CODEX_AUTHD_BENCH_IDLE_SECONDS to measure the idle wake-ups over
 another time than 60 s.
@@ -181,6 +184,34 @@ class Bench:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+FLEET_SCENARIOS = [
+    "TestFleetFile.test_burst_of_forced_refreshes",
+    "TestFleetFile.test_burst_without_the_daemon_signs_processes_out",
+    "TestFleetFile.test_polling_with_fresh_tokens",
+    "TestFleetFile.test_polling_without_the_daemon",
+]
+
+
+def fleet(builddir):
+    """The fleet scenarios' FLEET lines (or why they did not run)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    script = os.path.join(os.path.dirname(here), "integration", "test_codex_fleet.py")
+    env = dict(os.environ, CODEX_AUTHD=os.path.join(builddir, "src", "codex-authd"),
+               CODEX_AUTHCTL=os.path.join(builddir, "src", "codex-authctl"),
+               CODEX_AUTHD_CODEX_CLI_DIR=os.path.join(builddir, "codex-cli"))
+    lines = []
+    for scenario in FLEET_SCENARIOS:
+        run = subprocess.run([sys.executable, script, scenario], env=env, capture_output=True, text=True,
+                             timeout=600)
+        found = [line for line in run.stdout.splitlines() if line.startswith("FLEET ")]
+        if found:
+            lines += [line[len("FLEET "):] for line in found]
+        else:
+            skipped = [line for line in (run.stdout + run.stderr).splitlines() if "skipped" in line or "SKIP" in line]
+            lines.append(f"{scenario}: not run ({(skipped or ['exit status %d' % run.returncode])[-1].strip()})")
+    return "\n".join(lines)
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -243,6 +274,8 @@ def main():
         b.stop_daemon()
     finally:
         b.close()
+    print("\n== 8 Codex app-servers on one login: scenario | store | upstream requests | still signed in")
+    print(fleet(sys.argv[1]))
     return 0
 
 

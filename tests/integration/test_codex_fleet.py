@@ -165,6 +165,19 @@ class TestFleetFile(FleetTestCase):
         self.assertLessEqual(self.token_server.count(), 1)
         self.assertEqual(signed, PROCESSES, answers)
 
+    def test_polling_without_the_daemon(self):
+        """The control for the polling: every forced refresh goes to the
+        issuer, and rotations race each other."""
+        self.seed(chatgpt_record(refresh="rt-0"))
+        self.token_server.rotating(current="rt-0")
+        fleet = Fleet(codex_cli.Cli(self.codex_binary, self.env), PROCESSES)
+        self.fleets.append(fleet)
+        fleet.poll(POLL_SECONDS)
+        signed, _ = fleet.signed_in()
+        self.report(f"polling every {POLL_INTERVAL} s for {POLL_SECONDS:.0f} s without the daemon",
+                    self.token_server.count(), signed)
+        self.assertGreater(self.token_server.count(), PROCESSES)
+
     def test_permanent_failure_with_restarts(self):
         self.seed(chatgpt_record(refresh="rt-revoked"))
         self.token_server.rotating(current="rt-something-else")
