@@ -43,6 +43,121 @@ offset_of (std::string_view text, toml::source_index line, toml::source_index co
   return pos;
 }
 
+/* toml++ bounds the nesting of arrays and inline tables but not the parts
+ * of a dotted key or table name, which it takes recursively: a key of
+ * 100,000 parts overflowed the daemon's stack at every start. So before
+ * it sees the document, every line is scanned (strings and comments
+ * skipped as TOML has them) and refused with a parse error when its keys
+ * have more than CLI_CONFIG_MAX_KEY_PARTS parts in all, or when what lies
+ * outside strings is longer than CLI_CONFIG_MAX_LINE. */
+class Bounds
+{
+public:
+  explicit Bounds (std::string_view text) : text_ (text) {}
+
+  void
+  check ()
+  {
+    while (pos_ < text_.size ())
+      {
+        char c = text_[pos_];
+
+        if (c == '\n')
+          {
+            line_++;
+            line_start_ = ++pos_;
+            dots_ = 0;
+            bare_ = 0;
+          }
+        else if (c == '#')
+          skip_comment ();
+        else if (c == '"' || c == '\'')
+          skip_string (c);
+        else
+          {
+            if (c == '.' && !(digit_at (pos_ - 1) && digit_at (pos_ + 1)) && ++dots_ >= CLI_CONFIG_MAX_KEY_PARTS)
+              fail ("keys with more than " G_STRINGIFY (CLI_CONFIG_MAX_KEY_PARTS) " dotted parts are refused");
+            if (++bare_ > CLI_CONFIG_MAX_LINE)
+              fail ("lines longer than " G_STRINGIFY (CLI_CONFIG_MAX_LINE) " bytes outside strings are refused");
+            pos_++;
+          }
+      }
+  }
+
+private:
+  std::string_view text_;
+  size_t pos_ = 0;
+  size_t line_start_ = 0;
+  toml::source_index line_ = 1;
+  size_t dots_ = 0;
+  size_t bare_ = 0;
+
+  bool
+  digit_at (size_t i) const
+  {
+    return i < text_.size () && g_ascii_isdigit (text_[i]);
+  }
+
+  [[noreturn]] void
+  fail (const char *what) const
+  {
+    toml::source_position at{ line_, static_cast<toml::source_index> (pos_ - line_start_ + 1) };
+    throw toml::parse_error (what, toml::source_region{ at, at, nullptr });
+  }
+
+  void
+  skip_comment ()
+  {
+    while (pos_ < text_.size () && text_[pos_] != '\n')
+      pos_++;
+  }
+
+  /* From an opening quote past the closing one (a newline ends a
+   * one-line string: the parser refuses it there anyway). */
+  void
+  skip_string (char quote)
+  {
+    bool multi = text_.compare (pos_, 3, std::string (3, quote)) == 0;
+
+    pos_ += multi ? 3 : 1;
+    while (pos_ < text_.size ())
+      {
+        char c = text_[pos_];
+
+        if (c == '\\' && quote == '"')
+          {
+            pos_ += 2;
+            continue;
+          }
+        if (c == '\n')
+          {
+            if (!multi)
+              return;
+            line_++;
+            line_start_ = pos_ + 1;
+          }
+        if (c == quote && (!multi || text_.compare (pos_, 3, std::string (3, quote)) == 0))
+          {
+            /* Up to two more quotes belong to the string's end. */
+            size_t run = 0;
+
+            while (pos_ < text_.size () && text_[pos_] == quote && run < (multi ? 5u : 1u))
+              pos_++, run++;
+            return;
+          }
+        pos_++;
+      }
+  }
+};
+
+/* The document, bounded (Bounds), then parsed: throws toml::parse_error. */
+toml::table
+parse_bounded (std::string_view text)
+{
+  Bounds (text).check ();
+  return toml::parse (text);
+}
+
 char *
 describe_error (const toml::parse_error &e)
 {
@@ -158,7 +273,7 @@ cli_config_parse_login_rules (const char *text, gsize len)
 
   try
     {
-      toml::table table = toml::parse (std::string_view (text, len));
+      toml::table table = parse_bounded (std::string_view (text, len));
       login_rules_of (table, rules);
     }
   catch (const toml::parse_error &e)
@@ -205,7 +320,7 @@ cli_config_parse_store_setting (const char *text, gsize len, char **problem)
     *problem = nullptr;
   try
     {
-      toml::table table = toml::parse (std::string_view (text, len));
+      toml::table table = parse_bounded (std::string_view (text, len));
       return setting_of (table, problem);
     }
   catch (const toml::parse_error &e)
@@ -232,7 +347,7 @@ cli_config_with_store_setting (const char *text, gsize len, const char *value, G
 
   try
     {
-      toml::table before = toml::parse (doc);
+      toml::table before = parse_bounded (doc);
       const toml::node *node = before.get (CLI_CONFIG_KEY);
       toml::table expected = before;
       std::string literal = std::string ("\"") + value + "\"";
@@ -266,7 +381,7 @@ cli_config_with_store_setting (const char *text, gsize len, const char *value, G
         }
 
       expected.insert_or_assign (CLI_CONFIG_KEY, std::string (value));
-      toml::table after = toml::parse (std::string_view (out));
+      toml::table after = parse_bounded (std::string_view (out));
       if (after != expected)
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,

@@ -23,6 +23,11 @@ typedef enum {
 #define CLI_CONFIG_NAME "config.toml"
 /* config.toml is read only up to this size. */
 #define CLI_CONFIG_MAX_SIZE (1024 * 1024)
+/* Bounds checked before the TOML parser sees it (its recursion over the
+ * parts of a dotted key is unbounded): parts of the keys on one line, and
+ * bytes of one line outside strings and comments. */
+#define CLI_CONFIG_MAX_KEY_PARTS 128
+#define CLI_CONFIG_MAX_LINE 16384
 
 /* "file", "keyring", "auto", "ephemeral"; "" for DEFAULT and INVALID. */
 const char *cli_store_setting_to_string (CliStoreSetting setting);

@@ -107,8 +107,13 @@ safe_json_string_object (const char *first_name, ...)
   return out;
 }
 
-/* Counts the nesting of arrays and objects without parsing: brackets
- * inside strings do not count. */
+/* Counts the nesting of arrays and objects before json-glib sees the
+ * document (its parser recurses once per level). json-glib also takes
+ * comments and single-quoted strings, which could hide brackets from a
+ * scan that knows only JSON's strings; so outside double-quoted strings
+ * only what JSON itself has is allowed (white space, structure, numbers,
+ * true, false, null), and anything else refuses the document. The
+ * documents read here are written by JSON encoders, never by hand. */
 static gboolean
 check_depth (const char *data, gsize len, GError **error)
 {
@@ -127,19 +132,37 @@ check_depth (const char *data, gsize len, GError **error)
             in_string = FALSE;
           continue;
         }
-      if (c == '"')
-        in_string = TRUE;
-      else if (c == '[' || c == '{')
+      switch (c)
         {
+        case '"':
+          in_string = TRUE;
+          break;
+        case '[':
+        case '{':
           if (++depth > SAFE_JSON_MAX_DEPTH)
             {
               g_set_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA,
                            "JSON nested more than %d levels deep", SAFE_JSON_MAX_DEPTH);
               return FALSE;
             }
+          break;
+        case ']':
+        case '}':
+          if (depth > 0)
+            depth--;
+          break;
+        case ' ': case '\t': case '\n': case '\r': case ':': case ',': case '-': case '+': case '.':
+          break;
+        default:
+          if (!g_ascii_isalnum (c))
+            {
+              g_set_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA,
+                           "not JSON: %s at byte %" G_GSIZE_FORMAT " (comments and single quotes are refused)",
+                           c == '/' ? "a comment" : c == '\'' ? "a single-quoted string" : "a character JSON does not have",
+                           i + 1);
+              return FALSE;
+            }
         }
-      else if ((c == ']' || c == '}') && depth > 0)
-        depth--;
     }
   return TRUE;
 }

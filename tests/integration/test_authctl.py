@@ -294,6 +294,21 @@ class TestStoreSetting(KeyringFixture, CtlTestCase):
                    what="the keyring item after config.toml says keyring")
         self.assertEqual(self.prop("CredentialStoreReason"), "Codex config: keyring")
 
+    def test_config_with_a_key_of_100000_parts(self):
+        # 200 KB of "a.a.a...": toml++ recursed once per part and the daemon
+        # died at every start (SIGSEGV). Refused before the parser, reported.
+        with open(self.config_path, "w") as f:
+            f.write('cli_auth_credentials_store = "keyring"\n' + "a" + ".a" * 100000 + " = 1\n")
+        self.write_auth_atomically(apikey_record("sk-in-file"))
+        proc = self.start_daemon()
+        self.assertEqual(self.get_auth_status(True, False)[1], "sk-in-file")
+        self.assertIsNone(proc.poll())
+        problem = self.details()["codex-config-error"]
+        self.assertIn("line 2", problem)
+        self.assertIn("dotted parts", problem)
+        out = self.ctl("status")
+        self.assertEqual(out.returncode, 0, out.stderr)
+
     def test_config_that_does_not_parse(self):
         with open(self.config_path, "w") as f:
             f.write('cli_auth_credentials_store = "keyring"\nmodel = [\n')

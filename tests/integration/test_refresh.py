@@ -677,6 +677,30 @@ for _name, (_spec, _code) in PERMANENT_CASES.items():
     _add_permanent(_name, _spec, _code)
 
 
+class TestHostileAnswers(RefreshTestCase):
+    """Answers json-glib takes but JSON does not have: a comment or a
+    single-quoted string that hid 150,000 levels of nesting from the depth
+    bound overflowed the daemon's stack (SIGSEGV at every refresh)."""
+
+    def test_nesting_hidden_by_comments_and_quotes(self):
+        proc = None
+        for i, (status, body) in enumerate(((200, '/*"*/' + "[" * 150000), (200, '//"\n' + "[" * 150000),
+                                            (200, "'\"'" + "[" * 150000), (401, '/*"*/' + "{" * 150000))):
+            with self.subTest(body=body[:8]):
+                self.token_server.script(default={"status": status, "body": body})
+                before = self.token_server.count()
+                # New credentials each time: no backoff or poison from the last.
+                self.write_auth_atomically(chatgpt_record(refresh=f"rt-{i}"))
+                if proc is None:
+                    proc = self.start_daemon()
+                else:
+                    self.call("Reload")
+                self.get_auth_status(True, True)
+                self.assertEqual(self.token_server.count(), before + 1)
+                self.assertIsNone(proc.poll(), "the daemon died on the answer")
+                self.assertIn(self.prop("RefreshState"), ("backoff", "poisoned"))
+
+
 class TestBackoff(RefreshTestCase):
 
     def run_transient_case(self, spec, code, min_delay):
@@ -742,4 +766,4 @@ for _name, (_spec, _code, _min) in TRANSIENT_CASES.items():
 
 
 if __name__ == "__main__":
-    sys.exit(harness.main(sys.modules[__name__], [TestRefresh, TestPoison, TestBackoff]))
+    sys.exit(harness.main(sys.modules[__name__], [TestRefresh, TestPoison, TestHostileAnswers, TestBackoff]))

@@ -38,6 +38,52 @@ test_parse_values (void)
   g_assert_cmpstr (cli_store_setting_to_string (CLI_STORE_SETTING_DEFAULT), ==, "");
 }
 
+/* toml++ recurses once per part of a dotted key: 100,000 parts (200 KB)
+ * crashed the daemon at every start. Refused with the line, before the
+ * parser sees them; dots in strings, comments and numbers do not count. */
+static void
+test_dotted_key_bound (void)
+{
+  GString *key = g_string_new ("a");
+  GString *table = g_string_new ("[t");
+  g_autofree char *many_dots = g_strnfill (5000, '.');
+  g_autofree char *fine = NULL;
+  g_autofree char *problem = NULL;
+
+  for (int i = 0; i < 100000; i++)
+    g_string_append (key, ".a");
+  g_string_append (key, " = 1\n");
+  for (int i = 0; i < 100000; i++)
+    g_string_append (table, ".\"t\"");
+  g_string_append (table, "]\n");
+
+  g_assert_cmpint (parse (key->str, &problem), ==, CLI_STORE_SETTING_INVALID);
+  g_assert_nonnull (strstr (problem, "line 1"));
+  g_assert_nonnull (strstr (problem, "dotted parts"));
+  g_clear_pointer (&problem, g_free);
+  g_assert_cmpint (parse (table->str, &problem), ==, CLI_STORE_SETTING_INVALID);
+  g_assert_nonnull (strstr (problem, "dotted parts"));
+  g_clear_pointer (&problem, g_free);
+  {
+    g_autoptr(CliLoginRules) rules = cli_config_parse_login_rules (key->str, key->len);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *edited = cli_config_with_store_setting (key->str, key->len, "file", &error);
+
+    g_assert_nonnull (strstr (rules->problem, "dotted parts"));
+    g_assert_null (edited);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  }
+
+  fine = g_strdup_printf ("a.b.c = 1.5\nurl = \"%s\"\nlit = '%s'\nml = \"\"\"\n%s\n\"\"\"\"\n"
+                          "mll = '''%s''''\n# %s\nx = [1.0, 2.0, 3.0]\n"
+                          "cli_auth_credentials_store = \"keyring\"\n",
+                          many_dots, many_dots, many_dots, many_dots, many_dots);
+  g_assert_cmpint (parse (fine, &problem), ==, CLI_STORE_SETTING_KEYRING);
+  g_assert_null (problem);
+  g_string_free (key, TRUE);
+  g_string_free (table, TRUE);
+}
+
 static CliLoginRules *
 rules_of (const char *text)
 {
@@ -224,6 +270,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli-config/parse/values", test_parse_values);
   g_test_add_func ("/cli-config/parse/problems", test_parse_problems);
   g_test_add_func ("/cli-config/parse/login-rules", test_login_rules);
+  g_test_add_func ("/cli-config/parse/dotted-key-bound", test_dotted_key_bound);
   g_test_add_func ("/cli-config/edit/in-place", test_edit_in_place);
   g_test_add_func ("/cli-config/edit/adds-key", test_edit_adds_key);
   g_test_add_func ("/cli-config/edit/refuses-invalid", test_edit_refuses_invalid);

@@ -50,6 +50,31 @@ test_strings_do_not_count (void)
   g_assert_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA);
 }
 
+/* json-glib takes comments and single-quoted strings: each could hide the
+ * nesting that follows from a scan that knows only "..." strings, and
+ * 150,000 levels overflow the parser's stack (the daemon died with
+ * SIGSEGV on such an answer from the issuer). Refused, not parsed. */
+static void
+test_comments_and_single_quotes_are_refused (void)
+{
+  const char *hiders[] = { "/*\"*/", "//\"\n", "'\"'", "#\"\n", "[\"\\\"\",'\"'," };
+
+  for (guint i = 0; i < G_N_ELEMENTS (hiders); i++)
+    {
+      g_autofree char *deep = test_nested_json (hiders[i], 150000, "");
+      g_autoptr(GError) error = NULL;
+      g_autoptr(JsonParser) parser = safe_json_parse (deep, strlen (deep), &error);
+
+      g_assert_null (parser);
+      g_assert_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA);
+    }
+  /* Shallow ones too: nothing here writes them. */
+  g_assert_false (parses ("{\"a\": 1 /* c */}"));
+  g_assert_false (parses ("{'a': 1}"));
+  /* JSON's own words and numbers still parse. */
+  g_assert_true (parses ("{\"a\":[true,false,null,-1.5e+3,0,\"/*'\"]}\r\n"));
+}
+
 /* An escape JSON does not have, which json-glib's scanner takes as octal:
  * the string would not be UTF-8, and a record holding it would be written
  * back as a document nothing reads (found by fuzz-auth-record). */
@@ -91,6 +116,7 @@ main (int argc, char **argv)
   g_test_add_func ("/safe-json/strings-do-not-count", test_strings_do_not_count);
   g_test_add_func ("/safe-json/wipe-all-strings", test_wipe_all_strings);
   g_test_add_func ("/safe-json/non-json-escapes-are-refused", test_non_json_escapes_are_refused);
+  g_test_add_func ("/safe-json/comments-and-single-quotes-are-refused", test_comments_and_single_quotes_are_refused);
 
   return g_test_run ();
 }
