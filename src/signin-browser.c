@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "loopback-server.h"
 #include "signin-private.h"
 
 /* A callback server whose sign-in ended: it stays until the last page went
@@ -15,7 +16,8 @@
  * a new sign-in needs the port. */
 typedef struct {
   SigninManager *manager;
-  SoupServer *server;
+  Signin *signin; /* a reference: its routes' user data */
+  LoopbackServer *server;
   SoupServerMessage *msg;
   gulong finished_id;
   guint timeout_id;
@@ -32,8 +34,8 @@ signin_browser_free_retiring (gpointer data)
       g_clear_signal_handler (&r->finished_id, r->msg);
       g_clear_object (&r->msg);
     }
-  soup_server_disconnect (r->server);
-  g_object_unref (r->server);
+  loopback_server_free (r->server);
+  signin_unref (r->signin);
   g_free (r);
 }
 
@@ -59,12 +61,14 @@ retiring_msg_finished_cb (SoupServerMessage *msg, gpointer user_data)
 }
 
 void
-signin_browser_retire_server (SigninManager *self, SoupServer *server, SoupServerMessage *last)
+signin_browser_retire_server (Signin *signin, SoupServerMessage *last)
 {
+  SigninManager *self = signin->manager;
   RetiringServer *r = g_new0 (RetiringServer, 1);
 
   r->manager = self;
-  r->server = server; /* taken */
+  r->signin = signin_ref (signin);
+  r->server = g_steal_pointer (&signin->server);
   if (last != NULL)
     {
       r->msg = g_object_ref (last);
@@ -155,36 +159,35 @@ handle_callback (Signin *signin, SoupServerMessage *msg, GHashTable *query)
 }
 
 static void
-server_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer user_data)
+callback_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer user_data)
 {
   Signin *signin = user_data;
-  const char *method = soup_server_message_get_method (msg);
 
-  if (g_strcmp0 (method, "GET") != 0 && g_strcmp0 (method, "HEAD") != 0)
-    {
-      respond (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8", g_strdup ("Method not allowed"));
-      return;
-    }
-  if (g_strcmp0 (path, "/cancel") == 0)
-    {
-      /* What `codex login` asks of the server on its port before it takes
-       * the port over. */
-      respond (msg, SOUP_STATUS_OK, "text/plain; charset=utf-8", g_strdup ("Login cancelled"));
-      if (!signin->ended && !signin->committed)
-        signin_end (signin, FALSE, SIGNIN_ERROR_CANCELLED,
-                   "The sign-in was cancelled by another program that needed its port.", msg);
-      return;
-    }
-  if (g_strcmp0 (path, SIGNIN_CALLBACK_PATH) == 0)
-    {
-      if (signin->ended)
-        signin_browser_respond_page (msg, signin_error_page ("This sign-in has ended. Start it again from your application."));
-      else
-        handle_callback (signin, msg, query);
-      return;
-    }
-  respond (msg, SOUP_STATUS_NOT_FOUND, "text/plain; charset=utf-8", g_strdup ("Not found"));
+  if (signin->ended)
+    signin_browser_respond_page (msg, signin_error_page ("This sign-in has ended. Start it again from your application."));
+  else
+    handle_callback (signin, msg, query);
 }
+
+/* What `codex login` asks of the server on its port before it takes the
+ * port over. Not for web pages (an <img> on any page could end the
+ * sign-in): the loopback server refuses those. */
+static void
+cancel_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer user_data)
+{
+  Signin *signin = user_data;
+
+  respond (msg, SOUP_STATUS_OK, "text/plain; charset=utf-8", g_strdup ("Login cancelled"));
+  if (!signin->ended && !signin->committed)
+    signin_end (signin, FALSE, SIGNIN_ERROR_CANCELLED,
+               "The sign-in was cancelled by another program that needed its port.", msg);
+}
+
+/* The callback server's routes: bodiless GETs only. */
+static const LoopbackRoute callback_routes[] = {
+  { "GET", SIGNIN_CALLBACK_PATH, 0, TRUE, callback_cb },
+  { "GET", "/cancel", 0, FALSE, cancel_cb },
+};
 
 /* ---- the callback server's port ------------------------------------------ */
 
@@ -213,14 +216,12 @@ cancel_request_done_cb (GObject *source, GAsyncResult *result, gpointer user_dat
   signin_unref (signin);
 }
 
-/* Listens on 127.0.0.1 (required) and ::1 (when the system has IPv6) on
- * the current port; retries and falls back like `codex login` does. */
+/* Listens on 127.0.0.1 and ::1 (when the system has IPv6) on the current
+ * port; retries and falls back like `codex login` does. */
 static void
 try_bind (Signin *signin)
 {
   SigninManager *self = signin->manager;
-  g_autoptr(GSocketAddress) v4 = NULL;
-  g_autoptr(GSocketAddress) v6 = NULL;
   g_autoptr(GError) error = NULL;
   guint port = self->ports[signin->port_index];
 
@@ -228,15 +229,13 @@ try_bind (Signin *signin)
   /* A server of an earlier sign-in of ours still finishing its page. */
   g_ptr_array_set_size (self->retiring, 0);
 
-  v4 = g_inet_socket_address_new_from_string ("127.0.0.1", port);
-  if (soup_server_listen (signin->server, v4, 0, &error))
+  /* Both loopback families or neither: a browser resolving localhost to
+   * ::1 must not find another user's server there. */
+  if (loopback_server_listen (signin->server, "localhost", port, &error))
     {
-      g_autoptr(GError) v6_error = NULL;
       GTask *task = signin->start_task;
 
-      v6 = g_inet_socket_address_new_from_string ("::1", port);
-      if (!soup_server_listen (signin->server, v6, 0, &v6_error))
-        g_debug ("Sign-in %s: not listening on [::1]:%u: %s", signin->id, port, v6_error->message);
+      loopback_server_start (signin->server);
       signin->redirect_uri = g_strdup_printf ("http://localhost:%u" SIGNIN_CALLBACK_PATH, port);
       {
         g_autofree char *challenge = signin_pkce_challenge (signin->verifier);
@@ -252,7 +251,7 @@ try_bind (Signin *signin)
     }
   if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
     {
-      g_autofree char *message = g_strdup_printf ("Cannot listen on 127.0.0.1:%u for the sign-in: %s", port,
+      g_autofree char *message = g_strdup_printf ("Cannot listen on localhost:%u for the sign-in: %s", port,
                                                   error->message);
       signin_fail (signin, SIGNIN_ERROR_PORT_BUSY, message);
       return;
@@ -282,7 +281,7 @@ try_bind (Signin *signin)
       return;
     }
   {
-    g_autofree char *message = g_strdup_printf ("Port 127.0.0.1:%u is already in use: close the program "
+    g_autofree char *message = g_strdup_printf ("Port %u is already in use (on 127.0.0.1 or ::1): close the program "
                                                 "that holds it (another sign-in?) and try again.", port);
     signin_fail (signin, SIGNIN_ERROR_PORT_BUSY, message);
   }
@@ -293,7 +292,6 @@ signin_browser_begin (Signin *signin)
 {
   signin->verifier = signin_random_b64url (64);
   signin->state = signin_random_b64url (32);
-  signin->server = soup_server_new ("server-header", NULL, NULL);
-  soup_server_add_handler (signin->server, NULL, server_cb, signin_ref (signin), signin_unref);
+  signin->server = loopback_server_new (callback_routes, G_N_ELEMENTS (callback_routes), signin);
   try_bind (signin);
 }

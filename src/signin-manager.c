@@ -87,7 +87,7 @@ signin_end (Signin *signin, gboolean success, SigninError code, const char *mess
       last = signin->callback_msg;
     }
   if (signin->server != NULL)
-    signin_browser_retire_server (self, g_steal_pointer (&signin->server), last);
+    signin_browser_retire_server (signin, last);
   g_clear_object (&signin->callback_msg);
 
   if (was_current)

@@ -8,6 +8,7 @@
 #include <libsoup/soup.h>
 
 #include "cli-config.h"
+#include "loopback-server.h"
 #include "signin-manager.h"
 
 typedef enum {
@@ -16,7 +17,7 @@ typedef enum {
 } SigninKind;
 
 /* One sign-in, from its start to its end. References: the manager's slot,
- * each request in flight, and the handler of its callback server. */
+ * each request in flight, and its callback server once retiring. */
 typedef struct {
   int ref_count;
   SigninManager *manager; /* not a reference: the manager outlives its sign-ins (stop()) */
@@ -33,7 +34,7 @@ typedef struct {
   CliLoginRules *rules; /* the Codex CLI's, read at the start (signin-rules.c) */
 
   /* Browser. */
-  SoupServer *server;
+  LoopbackServer *server; /* its routes have this sign-in as user data */
   guint port_index;
   guint attempt;
   gboolean cancel_sent;
@@ -95,9 +96,9 @@ void signin_exchange_code (Signin *signin, const char *code, const char *redirec
 void signin_browser_begin (Signin *signin);
 /* A page for the browser, on the callback's answer. */
 void signin_browser_respond_page (SoupServerMessage *msg, char *html);
-/* Hands the server of an ended sign-in over to retire (it answers its last
+/* Hands the server of ended @signin over to retire (it answers its last
  * page, @last, then closes). */
-void signin_browser_retire_server (SigninManager *self, SoupServer *server, SoupServerMessage *last);
+void signin_browser_retire_server (Signin *signin, SoupServerMessage *last);
 void signin_browser_free_retiring (gpointer retiring);
 
 /* signin-device.c */
