@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "auth-jwt.h"
+#include "printable.h"
 #include "safe-json.h"
 
 #define AUTH_CLAIMS_NAMESPACE "https://api.openai.com/auth"
@@ -70,10 +71,12 @@ base64url_decode (const char *in, gsize len, gsize *out_len)
   return g_steal_pointer (&out);
 }
 
+/* A claim as it is shown (codex-authctl, the pages, the properties):
+ * without control characters (printable.h). */
 static char *
 dup_string_member (JsonObject *object, const char *name)
 {
-  return g_strdup (safe_json_get_string (object, name));
+  return printable_text (safe_json_get_string (object, name));
 }
 
 void

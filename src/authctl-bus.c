@@ -47,7 +47,8 @@ int
 authctl_report_error (const char *what, const sd_bus_error *error, int r)
 {
   const char *name = error != NULL ? error->name : NULL;
-  const char *message = error != NULL && error->message != NULL ? error->message : strerror (-r);
+  g_autofree char *message = printable_text (error != NULL && error->message != NULL ? error->message
+                                                                                     : strerror (-r));
   const CodexAuthErrorInfo *info;
 
   if (name != NULL && (g_str_equal (name, SD_BUS_ERROR_SERVICE_UNKNOWN) ||

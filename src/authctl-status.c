@@ -93,7 +93,7 @@ static void
 print_line (const char *label, const char *key, const char *text)
 {
   const char *color;
-  const char *shown = presentation (key, text, &color);
+  g_autofree char *shown = printable_text (presentation (key, text, &color));
 
   if (shown[0] == '\0')
     return;
@@ -263,15 +263,22 @@ state_exit_status (GHashTable *t, gboolean has_token, gboolean say)
   if (authctl_bool (t, "requires-login") && method[0] != '\0')
     {
       if (say)
-        fprintf (stderr, "codex-authctl: log in again: %s\n", authctl_str (t, "refresh-error-message"));
+        {
+          g_autofree char *shown = printable_text (authctl_str (t, "refresh-error-message"));
+
+          fprintf (stderr, "codex-authctl: log in again: %s\n", shown);
+        }
       return EXIT_RELOGIN;
     }
   if (method[0] == '\0' || say)
     {
       if (say)
-        fprintf (stderr, "codex-authctl: no token available for now (store %s%s%s)\n", store_state,
-                 authctl_str (t, "store-error-message")[0] != '\0' ? ": " : "",
-                 authctl_str (t, "store-error-message"));
+        {
+          g_autofree char *shown = printable_text (authctl_str (t, "store-error-message"));
+
+          fprintf (stderr, "codex-authctl: no token available for now (store %s%s%s)\n", store_state,
+                   shown[0] != '\0' ? ": " : "", shown);
+        }
       return EXIT_UNAVAILABLE;
     }
   return EXIT_OK;

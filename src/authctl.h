@@ -11,6 +11,7 @@
 #include <systemd/sd-event.h>
 
 #include "auth-error.h"
+#include "printable.h"
 #include "sd-bus-cleanup.h"
 
 /* Exit codes: CodexAuthctlExit in auth-error.h. */

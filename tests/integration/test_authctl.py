@@ -369,6 +369,33 @@ class TestCtl(CtlTestCase):
         self.assertEqual(out.returncode, EXIT_USAGE)
         self.assertIn("never taken from the command line", out.stderr)
 
+    def test_terminal_escapes_in_claims_are_neutralised(self):
+        """An id_token (from the issuer, or an auth.json another program
+        wrote) whose claims carry terminal escapes: a clipboard write
+        (ESC]52), line erasing, a C1 CSI, a bidi override. Nothing of them
+        reaches the terminal, the bus or the JSON output."""
+        evil_email = "a\x1b]52;c;ZXZpbA==\x07@x.example\x1b[2K\x1b[1A\u009b31m\u202e"
+        record = chatgpt_record(email=evil_email, plan="plus\r\nPlan: free", account="acc\x1b[8m")
+        self.write_auth_atomically(record)
+        self.start_daemon()
+        self.assertEqual(self.prop("AuthMethod"), "chatgpt")
+        for prop in ("Email", "PlanType"):
+            value = self.prop(prop)
+            self.assertFalse(any(ord(c) < 0x20 or 0x7f <= ord(c) < 0xa0 or c == "\u202e" for c in value),
+                             f"{prop}: {value!r}")
+        self.assertEqual(self.prop("Email"), "a\ufffd]52;c;ZXZpbA==\ufffd@x.example\ufffd[2K\ufffd[1A\ufffd31m\ufffd")
+        # tokens.account_id is the file's own text: codex-authctl replaces
+        # what it prints.
+        out = self.ctl("status")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        for raw in ("\x1b", "\x07", "\r", "\u009b", "\u202e"):
+            self.assertNotIn(raw, out.stdout + out.stderr)
+        self.assertIn("x.example", out.stdout)
+        self.assertIn("acc\ufffd[8m", out.stdout)
+        out = self.ctl("status", "--json")
+        self.assertNotIn("\x1b", out.stdout)
+        self.assertNotIn("\x1b", json.dumps(json.loads(out.stdout)["email"]))
+
     def test_status_and_token(self):
         self.start_daemon()
         out = self.ctl("status")

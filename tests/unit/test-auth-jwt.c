@@ -6,6 +6,7 @@
 #include <glib.h>
 
 #include "auth-jwt.h"
+#include "printable.h"
 #include "test-helpers.h"
 
 static void
@@ -41,6 +42,38 @@ test_claims (void)
   auth_jwt_claims_clear (&claims);
   g_assert_null (claims.email);
   g_assert_cmpint (claims.exp, ==, 0);
+}
+
+/* Terminal escapes and bidi overrides in a claim: replaced where the claim
+ * is taken in, so that nothing shows them (codex-authctl, the pages, the
+ * window). */
+static void
+test_control_characters_are_replaced (void)
+{
+  AuthJwtClaims claims;
+  g_autoptr(GError) error = NULL;
+  /* ESC]52 (a clipboard write), CSI 2K (erase the line), BEL, DEL, a C1
+   * CSI (U+009B), a right-to-left override (U+202E), a line separator. */
+  g_autofree char *jwt = test_make_jwt ("{\"email\":\"a\\u001b]52;c;ZXZpbA==\\u0007@x\\u001b[2K\\u007f\\u009b\\u202eb\\u2028c\","
+                                        "\"https://api.openai.com/auth\":{\"chatgpt_plan_type\":\"plus\\r\\nPlan: free\"}}");
+
+  g_assert_true (auth_jwt_decode_claims (jwt, &claims, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (claims.email, ==, "a\xef\xbf\xbd]52;c;ZXZpbA==\xef\xbf\xbd@x\xef\xbf\xbd[2K\xef\xbf\xbd\xef\xbf\xbd"
+                                     "\xef\xbf\xbd" "b\xef\xbf\xbd" "c");
+  g_assert_cmpstr (claims.plan_type, ==, "plus\xef\xbf\xbd\xef\xbf\xbdPlan: free");
+  for (const char *p = claims.email; *p != '\0'; p++)
+    g_assert_cmpint ((guchar) *p, >=, 0x20);
+  auth_jwt_claims_clear (&claims);
+  /* Ordinary text, accents and all, is left alone; invalid UTF-8 is made
+   * valid. */
+  {
+    g_autofree char *plain = printable_text ("Zoë Ångström <z@example.com>");
+    g_autofree char *invalid = printable_text ("a\xff\x1b" "b");
+
+    g_assert_cmpstr (plain, ==, "Zoë Ångström <z@example.com>");
+    g_assert_cmpstr (invalid, ==, "a\xef\xbf\xbd\xef\xbf\xbd" "b");
+  }
 }
 
 static void
@@ -147,6 +180,7 @@ main (int argc, char **argv)
   g_test_add_func ("/jwt/padding-and-alphabet", test_padding_and_alphabet);
   g_test_add_func ("/jwt/claims", test_claims);
   g_test_add_func ("/jwt/fallbacks", test_fallbacks);
+  g_test_add_func ("/jwt/control-characters-are-replaced", test_control_characters_are_replaced);
   g_test_add_func ("/jwt/exp-out-of-range", test_exp_out_of_range);
   g_test_add_func ("/jwt/refused", test_refused);
   g_test_add_func ("/jwt/deep-nesting", test_deep_nesting);
