@@ -45,6 +45,7 @@ typedef struct {
 } PropertyInfo;
 
 #define PROPERTY_IS_CONST_emits FALSE
+#define PROPERTY_IS_CONST_invalidates FALSE
 #define PROPERTY_IS_CONST_const TRUE
 #define PROPERTY_INFO(name, key, type, field, change, label, doc) \
   { #name, key, #type[0], offsetof (AuthStatus, field), PROPERTY_IS_CONST_##change },
@@ -697,6 +698,7 @@ method_move_credentials (sd_bus_message *m, void *userdata, sd_bus_error *ret_er
 
 #define STATUS_OFFSET(field) (offsetof (AuthBus, status) + offsetof (AuthStatus, field))
 #define PROPERTY_FLAGS_emits SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
+#define PROPERTY_FLAGS_invalidates SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION
 #define PROPERTY_FLAGS_const SD_BUS_VTABLE_PROPERTY_CONST
 #define VTABLE_PROPERTY(name, key, type, field, change, label, doc) \
   SD_BUS_PROPERTY (#name, #type, NULL, STATUS_OFFSET (field), PROPERTY_FLAGS_##change),
@@ -741,6 +743,7 @@ static const sd_bus_vtable auth_vtable[] = {
 
 #undef VTABLE_PROPERTY
 #undef PROPERTY_FLAGS_emits
+#undef PROPERTY_FLAGS_invalidates
 #undef PROPERTY_FLAGS_const
 #undef STATUS_OFFSET
 

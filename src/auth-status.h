@@ -16,14 +16,17 @@
  * Columns: D-Bus name, GetAuthStatusDetails key (also the library's
  * property name), D-Bus type ("s", "b" or "t": microseconds since the
  * epoch, a GDateTime in the library), C field, how it changes (emits:
- * PropertiesChanged names it; const: never changes while the service
- * runs), the label codex-authctl prints, and what it is. */
+ * PropertiesChanged carries the new value; invalidates: PropertiesChanged
+ * names it without its value, which a client reads with Get: who is
+ * signed in is not broadcast to peers the bus filter refuses; const:
+ * never changes while the service runs), the label codex-authctl prints,
+ * and what it is. */
 #define AUTH_PROPERTIES(X)                                                                                   \
-  X (AuthMethod, "auth-method", s, auth_method, emits, "Auth method",                                      \
+  X (AuthMethod, "auth-method", s, auth_method, invalidates, "Auth method",                                      \
      "\"\" (no usable credentials), \"apikey\" or \"chatgpt\"")                                             \
-  X (AccountId, "account-id", s, account_id, emits, "Account", "The ChatGPT account (workspace) id")         \
-  X (Email, "email", s, email, emits, "Email", "The ChatGPT account's email address")                        \
-  X (PlanType, "plan-type", s, plan_type, emits, "Plan", "The ChatGPT plan")                                 \
+  X (AccountId, "account-id", s, account_id, invalidates, "Account", "The ChatGPT account (workspace) id")         \
+  X (Email, "email", s, email, invalidates, "Email", "The ChatGPT account's email address")                        \
+  X (PlanType, "plan-type", s, plan_type, invalidates, "Plan", "The ChatGPT plan")                                 \
   X (RefreshState, "refresh-state", s, refresh_state, emits, "Refresh state",                              \
      "none, ok, refreshing, backoff or poisoned")                                                            \
   X (RefreshError, "refresh-error", s, refresh_error, emits, "Refresh error",                              \

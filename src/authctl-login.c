@@ -202,9 +202,28 @@ on_login_completed (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
   if (sd_bus_message_read (m, "sbss", &id, &success, &error, &message) < 0 || g_strcmp0 (id, s->login_id) != 0)
     return 0;
   if (success)
-    printf ("%s%s%s\n", ansi (ANSI_GREEN), message, ansi (ANSI_RESET));
+    {
+      /* The signal names no account (every subscriber receives it): who
+       * is signed in is read, as only this user may. */
+      g_autofree char *email = NULL;
+      g_autofree char *shown = NULL;
+
+      if (sd_bus_get_property_string (s->bus, CODEX_AUTH_BUS_NAME, CODEX_AUTH_OBJECT_PATH, CODEX_AUTH_INTERFACE,
+                                      "Email", NULL, &email) < 0)
+        g_clear_pointer (&email, free);
+      shown = email != NULL && email[0] != '\0' ? printable_text (email) : NULL;
+      if (shown != NULL)
+        printf ("%sSigned in as %s.%s\n", ansi (ANSI_GREEN), shown, ansi (ANSI_RESET));
+      else
+        printf ("%sSigned in.%s\n", ansi (ANSI_GREEN), ansi (ANSI_RESET));
+    }
   else
-    fprintf (stderr, "codex-authctl: the sign-in failed (%s): %s\n", error, message);
+    {
+      g_autofree char *shown_error = printable_text (error);
+      g_autofree char *shown = printable_text (message);
+
+      fprintf (stderr, "codex-authctl: the sign-in failed (%s): %s\n", shown_error, shown);
+    }
   s->status = success ? EXIT_OK : EXIT_ERROR;
   return sd_event_exit (sd_bus_get_event (s->bus), s->status);
 }
@@ -269,6 +288,7 @@ cmd_login_chatgpt (gboolean device_code, gboolean no_browser)
   const char *method = device_code ? "StartDeviceCodeLogin" : "StartChatGptLogin";
   const char *id = NULL, *url = NULL, *code = NULL;
   g_autofree char *login_id = NULL;
+  g_autofree char *shown_url = NULL;
   sd_event *event = NULL;
   SignIn s = { .status = -1 };
   int r;
@@ -305,13 +325,18 @@ cmd_login_chatgpt (gboolean device_code, gboolean no_browser)
     }
   login_id = g_strdup (id);
   s.login_id = login_id;
+  shown_url = printable_text (url);
   if (device_code)
-    printf ("To sign in, open this page in a browser on any device:\n\n  %s%s%s\n\nand enter this code:\n\n"
-            "  %s%s%s\n\n(It expires in 15 minutes. Never share it: whoever enters it signs in as you.)\n",
-            ansi (ANSI_BOLD), url, ansi (ANSI_RESET), ansi (ANSI_BOLD), code, ansi (ANSI_RESET));
+    {
+      g_autofree char *shown_code = printable_text (code);
+
+      printf ("To sign in, open this page in a browser on any device:\n\n  %s%s%s\n\nand enter this code:\n\n"
+              "  %s%s%s\n\n(It expires in 15 minutes. Never share it: whoever enters it signs in as you.)\n",
+              ansi (ANSI_BOLD), shown_url, ansi (ANSI_RESET), ansi (ANSI_BOLD), shown_code, ansi (ANSI_RESET));
+    }
   else
     {
-      printf ("To sign in, open this URL in a browser on this computer:\n\n  %s\n\n", url);
+      printf ("To sign in, open this URL in a browser on this computer:\n\n  %s\n\n", shown_url);
       if (!no_browser)
         open_in_browser (url);
     }
@@ -371,8 +396,12 @@ cmd_logout (void)
   if (g_str_equal (revocation, "revoked"))
     printf ("The %s was revoked at the issuer.\n", g_str_equal (type, "access_token") ? "access token" : "refresh token");
   else if (g_str_equal (revocation, "failed"))
-    printf ("%sThe token could not be revoked%s (%s); the credentials were removed anyway.\n",
-            ansi (ANSI_YELLOW), ansi (ANSI_RESET), revoke_error);
+    {
+      g_autofree char *shown = printable_text (revoke_error);
+
+      printf ("%sThe token could not be revoked%s (%s); the credentials were removed anyway.\n",
+              ansi (ANSI_YELLOW), ansi (ANSI_RESET), shown);
+    }
   else if (g_str_equal (revocation, "disabled"))
     printf ("Revocation is turned off (revoke=false): the token was only removed from this computer.\n");
   return EXIT_OK;

@@ -221,13 +221,11 @@ stored_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   else
     {
       AuthStatus status = { 0 };
-      g_autofree char *message = NULL;
       const char *new_refresh = signin->tokens.refresh_token;
 
       auth_manager_get_status (self->auth, &status);
-      message = status.email != NULL && status.email[0] != '\0'
-                    ? g_strdup_printf ("Signed in as %s.", status.email)
-                    : g_strdup ("Signed in.");
+      /* The page goes to this user's browser alone (the callback server
+       * serves no one else); the page may name the account. */
       if (signin->callback_msg != NULL)
         signin_browser_respond_page (signin->callback_msg, signin_success_page (status.email));
       auth_status_clear (&status);
@@ -240,7 +238,7 @@ stored_cb (GObject *source, GAsyncResult *result, gpointer user_data)
           revoker_revoke_async (self->revoker, data->old_refresh_token, "refresh_token", self->cancellable,
                                 background_revoke_done_cb, g_object_ref (self));
         }
-      signin_end (signin, TRUE, 0, message, NULL);
+      signin_end (signin, TRUE, 0, "Signed in.", NULL);
     }
   sensitive_free (data->old_refresh_token);
   g_free (data);

@@ -89,11 +89,16 @@ void CodexAuth::onPropertiesChanged(const QString &interface, const QVariantMap 
 {
     if (interface != QLatin1String("org.codex.Auth1"))
         return;
+    if (!invalidated.isEmpty()) {
+        // Who is signed in (AuthMethod, AccountId, Email, PlanType) is
+        // announced by name only, never broadcast with its value: read
+        // everything again, without blocking, and show it all at once.
+        loadAll();
+        return;
+    }
     QVariantMap next = m_props;
     for (auto it = changed.cbegin(); it != changed.cend(); ++it)
         next.insert(it.key(), it.value());
-    for (const QString &name : invalidated)
-        next.remove(name);
     apply(next, true);
 }
 

@@ -5,6 +5,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include "codex-auth.h"
 #include "codex-auth-client-private.h"
 
@@ -63,6 +65,15 @@ call (CodexAuthClient *self, gpointer source_tag, const char *method, GVariant *
                      call_done_cb, task);
 }
 
+/* Overwrites the token inside a reply before the reply is freed: the
+ * reply is this call's alone (nothing else holds it), and its bytes would
+ * otherwise linger in freed memory. The caller's copy is theirs to wipe. */
+static void
+wipe_string (const char *text)
+{
+  explicit_bzero ((char *) text, strlen (text));
+}
+
 static GVariant *
 call_finish (CodexAuthClient *self, GAsyncResult *result, gpointer source_tag, GError **error)
 {
@@ -119,7 +130,12 @@ codex_auth_client_get_token_finish (CodexAuthClient *self, GAsyncResult *result,
   status = g_variant_get_child_value (reply, 0);
   g_variant_lookup (status, "auth-token", "&s", &token);
   if (token[0] != '\0')
-    return g_strdup (token);
+    {
+      char *copy = g_strdup (token);
+
+      wipe_string (token);
+      return copy;
+    }
   g_variant_lookup (status, "refresh-state", "&s", &refresh_state);
   g_variant_lookup (status, "store-state", "&s", &store_state);
   g_variant_lookup (status, "store-error-message", "&s", &store_message);

@@ -22,6 +22,10 @@
  * the service going away (#CodexAuthClient:state becomes
  * %CODEX_AUTH_STATE_NOT_RUNNING) and coming back. Creating it starts the
  * service when it is not running.
+ *
+ * The strings and #GDateTime values the getters return belong to the
+ * client and stay valid until the next notify of that property: copy what
+ * you keep. Token replies are wiped from memory once handed over.
  */
 
 enum {
@@ -53,6 +57,14 @@ static const Mirrored mirrored[] = {
 struct _CodexAuthClient {
   GObject parent;
   GDBusProxy *proxy;
+  /* The service's properties as last published: D-Bus name -> GVariant.
+   * The getters read this, not the proxy's cache, so that a change whose
+   * values must be read (the identity properties, announced by name
+   * only) shows all at once, when read. */
+  GHashTable *values;
+  GCancellable *cancellable; /* the read of announced values */
+  guint reads;               /* reads in flight; the last one's answer is applied */
+  GHashTable *announced;     /* names announced while reading: notified once read */
   gulong props_id;
   gulong owner_id;
   gulong signal_id;
@@ -111,10 +123,34 @@ cached (CodexAuthClient *self, const char *name, const GVariantType *type)
 
   if (self->proxy == NULL || g_dbus_proxy_get_name_owner (self->proxy) == NULL)
     return NULL;
-  value = g_dbus_proxy_get_cached_property (self->proxy, name);
-  if (value != NULL && !g_variant_is_of_type (value, type))
-    g_clear_pointer (&value, g_variant_unref);
-  return value;
+  value = g_hash_table_lookup (self->values, name);
+  if (value == NULL || !g_variant_is_of_type (value, type))
+    return NULL;
+  return g_variant_ref (value);
+}
+
+/* The snapshot from the proxy's cache (the proxy reads every property
+ * when the service appears). */
+static void
+load_from_proxy (CodexAuthClient *self)
+{
+  g_auto(GStrv) names = g_dbus_proxy_get_cached_property_names (self->proxy);
+
+  g_hash_table_remove_all (self->values);
+  for (guint i = 0; names != NULL && names[i] != NULL; i++)
+    g_hash_table_insert (self->values, g_strdup (names[i]), g_dbus_proxy_get_cached_property (self->proxy, names[i]));
+}
+
+static void
+store_values (CodexAuthClient *self, GVariant *dict)
+{
+  GVariantIter iter;
+  const char *name;
+  GVariant *value;
+
+  g_variant_iter_init (&iter, dict);
+  while (g_variant_iter_next (&iter, "{&sv}", &name, &value))
+    g_hash_table_insert (self->values, g_strdup (name), value);
 }
 
 static const char *
@@ -122,7 +158,7 @@ cached_string (CodexAuthClient *self, const char *name)
 {
   g_autoptr(GVariant) value = cached (self, name, G_VARIANT_TYPE_STRING);
 
-  /* The proxy's cache holds its own reference: the string lives until the
+  /* The snapshot holds its own reference: the string lives until the
    * property changes. */
   return value != NULL ? g_variant_get_string (value, NULL) : "";
 }
@@ -235,9 +271,67 @@ refresh_all (CodexAuthClient *self, GVariant *changed, const char *const *invali
 }
 
 static void
+read_all_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(CodexAuthClient) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (--self->reads > 0)
+    return; /* a later change is being read: its answer is newer */
+  if (reply == NULL)
+    g_debug ("Cannot read codex-authd's properties: %s", error->message);
+  else
+    {
+      g_autoptr(GVariant) dict = g_variant_get_child_value (reply, 0);
+
+      store_values (self, dict);
+    }
+  {
+    g_autofree const char **names = (const char **) g_hash_table_get_keys_as_array (self->announced, NULL);
+    g_autoptr(GVariant) none = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0));
+
+    refresh_all (self, none, names);
+    g_hash_table_remove_all (self->announced);
+  }
+}
+
+static void
+announce (CodexAuthClient *self, GVariant *changed, const char *const *invalidated)
+{
+  GVariantIter iter;
+  const char *name;
+
+  g_variant_iter_init (&iter, changed);
+  while (g_variant_iter_next (&iter, "{&sv}", &name, NULL))
+    g_hash_table_add (self->announced, g_strdup (name));
+  for (guint i = 0; invalidated != NULL && invalidated[i] != NULL; i++)
+    g_hash_table_add (self->announced, g_strdup (invalidated[i]));
+}
+
+static void
 properties_changed_cb (GDBusProxy *proxy, GVariant *changed, const char *const *invalidated, gpointer user_data)
 {
-  refresh_all (user_data, changed, invalidated);
+  CodexAuthClient *self = user_data;
+
+  store_values (self, changed);
+  if ((invalidated == NULL || invalidated[0] == NULL) && self->reads == 0)
+    {
+      refresh_all (self, changed, invalidated);
+      return;
+    }
+  announce (self, changed, invalidated);
+  if (invalidated == NULL || invalidated[0] == NULL)
+    return; /* shown with the read in flight */
+  /* Named without their values (who is signed in): read them, with the
+   * rest, and show the change once they are in. */
+  self->reads++;
+  g_dbus_connection_call (g_dbus_proxy_get_connection (proxy), g_dbus_proxy_get_name_owner (proxy),
+                          g_dbus_proxy_get_object_path (proxy), "org.freedesktop.DBus.Properties", "GetAll",
+                          g_variant_new ("(s)", g_dbus_proxy_get_interface_name (proxy)), G_VARIANT_TYPE ("(a{sv})"),
+                          G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, self->cancellable, read_all_cb, g_object_ref (self));
 }
 
 static void
@@ -246,6 +340,7 @@ name_owner_cb (GObject *object, GParamSpec *pspec, gpointer user_data)
   CodexAuthClient *self = user_data;
 
   g_debug ("codex-authd %s", g_dbus_proxy_get_name_owner (self->proxy) != NULL ? "appeared" : "went away");
+  load_from_proxy (self);
   g_object_notify_by_pspec (G_OBJECT (self), props[PROP_RUNNING]);
   refresh_all (self, NULL, NULL);
 }
@@ -272,6 +367,7 @@ attach_proxy (CodexAuthClient *self, GDBusProxy *proxy)
   self->props_id = g_signal_connect (proxy, "g-properties-changed", G_CALLBACK (properties_changed_cb), self);
   self->owner_id = g_signal_connect (proxy, "notify::g-name-owner", G_CALLBACK (name_owner_cb), self);
   self->signal_id = g_signal_connect (proxy, "g-signal", G_CALLBACK (signal_cb), self);
+  load_from_proxy (self);
   refresh_all (self, NULL, NULL);
 }
 
@@ -575,6 +671,10 @@ codex_auth_client_dispose (GObject *object)
 {
   CodexAuthClient *self = CODEX_AUTH_CLIENT (object);
 
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->values, g_hash_table_unref);
+  g_clear_pointer (&self->announced, g_hash_table_unref);
   if (self->proxy != NULL)
     {
       g_clear_signal_handler (&self->props_id, self->proxy);
@@ -591,6 +691,9 @@ static void
 codex_auth_client_init (CodexAuthClient *self)
 {
   self->state = CODEX_AUTH_STATE_NOT_RUNNING;
+  self->values = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_variant_unref);
+  self->cancellable = g_cancellable_new ();
+  self->announced = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 static GParamSpec *

@@ -68,9 +68,11 @@ class TestBus(DaemonTestCase):
         self.assertEqual(live_shape[1], doc_shape[1], "properties differ")
         self.assertEqual(live_shape[2], doc_shape[2], "signals differ")
         # Every property of the contract, read-only, emitting changes;
-        # Version never changes and says so.
+        # who is signed in is announced by name only (not broadcast to
+        # peers the filter refuses); Version never changes and says so.
+        identity = {"AuthMethod", "AccountId", "Email", "PlanType"}
         for name, sig in CONTRACT_PROPERTIES.items():
-            emits = "const" if name == "Version" else "true"
+            emits = "const" if name == "Version" else "invalidates" if name in identity else "true"
             self.assertEqual(live_shape[1].get(name), (sig, "read", emits), name)
 
     def test_xml_documents_everything(self):
@@ -207,7 +209,9 @@ class TestBus(DaemonTestCase):
         pump(1.0)  # anything more would arrive now
         self.assertEqual(len(self.signals), 1, self.signals)
         _, changed, invalidated = self.signals[0]
-        self.assertEqual(invalidated, [])
+        # Who is signed in is named without its value (read with Get by
+        # the harness, as clients do).
+        self.assertEqual(sorted(invalidated), ["AccountId", "AuthMethod", "Email", "PlanType"])
         self.assertEqual(changed, {
             "AuthMethod": "chatgpt",
             "Email": "new@example.com",
@@ -418,13 +422,21 @@ print("PING")
         self.start_daemon()
         deny = ('\n    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"'
                 ' send_member="GetConnectionUnixUser"/>')
+        # A connection the daemon has not seen (the harness's own may have
+        # been looked up already, reading announced properties).
+        fresh = self.bus.connect()
+        call = lambda: fresh.call_sync(harness.BUS_NAME, harness.OBJECT_PATH, INTERFACE, "GetAuthStatus",  # noqa: E731
+                                       GLib.Variant("(bb)", (True, False)), None, Gio.DBusCallFlags.NONE, 10000,
+                                       None).unpack()
         self.bus.set_policy(self.conn, deny)
         try:
-            name, message = self.call_error("GetAuthStatus", GLib.Variant("(bb)", (True, False)))
-            self.assertEqual(name, "org.codex.Auth1.Error.AccessDenied")
+            with self.assertRaises(GLib.Error) as caught:
+                call()
+            self.assertEqual(Gio.DBusError.get_remote_error(caught.exception), "org.codex.Auth1.Error.AccessDenied")
         finally:
             self.bus.set_policy(self.conn, "")
-        self.assertEqual(self.get_auth_status(True, False), ("apikey", "sk-lookup", True))
+        self.assertEqual(call()[:3], ("apikey", "sk-lookup", True))
+        fresh.close_sync(None)
 
     # -- process -----------------------------------------------------------
 

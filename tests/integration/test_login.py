@@ -250,10 +250,59 @@ class TestBrowserLogin(LoginTestCase):
         # One PropertiesChanged carries the new account and the end of the
         # pending sign-in.
         pump(0.2)
-        with_email = [c for _, c, _ in self.signals if "Email" in c]
+        with_email = [(c, inv) for _, c, inv in self.signals if "Email" in c]
         self.assertEqual(len(with_email), 1, self.signals)
-        self.assertEqual(with_email[0]["Email"], "signed-in@example.com")
-        self.assertEqual(with_email[0].get("PendingLogin"), "")
+        self.assertEqual(with_email[0][0]["Email"], "signed-in@example.com")
+        self.assertIn("Email", with_email[0][1])  # named, its value read by Get
+        self.assertEqual(with_email[0][0].get("PendingLogin"), "")
+
+    def test_other_users_see_no_identity_in_the_signals(self):
+        """On a bus that admits other users, every subscriber receives the
+        signals: they name what changed, never who signed in."""
+        if os.geteuid() != 0 or shutil.which("setpriv") is None:
+            harness.missing_peer("needs root and setpriv to listen as another user", self)
+        self.start_daemon()
+        listener = ("import sys\n"
+                    "from gi.repository import Gio, GLib\n"
+                    "conn = Gio.DBusConnection.new_for_address_sync(sys.argv[1],\n"
+                    "    Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,"
+                    " None, None)\n"
+                    "loop = GLib.MainLoop()\n"
+                    "def seen(c, sender, path, iface, member, params):\n"
+                    "    print(member, params.print_(True), flush=True)\n"
+                    "    if member == 'LoginCompleted':\n"
+                    "        GLib.timeout_add(500, loop.quit)\n"
+                    "conn.signal_subscribe(None, None, None, '/org/codex/Auth1', None, 0, seen)\n"
+                    "conn.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'GetId',"
+                    " None, None, 0, 5000, None)\n"
+                    "print('READY', flush=True)\n"
+                    "GLib.timeout_add_seconds(20, loop.quit)\n"
+                    "loop.run()\n")
+        other = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                  "/usr/bin/python3", "-c", listener, self.bus.address],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env={"PATH": os.environ["PATH"], "HOME": "/"})
+        try:
+            self.assertEqual(other.stdout.readline().strip(), "READY")
+            login_id, url = self.start_browser()
+            self.assertEqual(browse(url)[0], 200)
+            completed = self.wait_completed(login_id)
+            out, err = other.communicate(timeout=30)
+        finally:
+            if other.poll() is None:
+                other.kill()
+                other.wait()
+        print(out)
+        self.assertEqual(other.returncode, 0, err)
+        # It did receive the signals ...
+        self.assertIn("LoginCompleted", out)
+        self.assertRegex(out, r"PropertiesChanged .*'Email'")
+        # ... and learnt nothing of the account from them.
+        for secret in ("signed-in@example.com", "acc-login", "'chatgpt'", "'pro'"):
+            self.assertNotIn(secret, out)
+        self.assertEqual(completed[3], "Signed in.")
+        # The user's own processes read it.
+        self.assertEqual(self.prop("Email"), "signed-in@example.com")
 
     def test_callback_on_ipv6_loopback(self):
         if not ipv6_loopback():
