@@ -39,6 +39,8 @@ static const CodexAuthErrorInfo error_table[] = {
     "No sign-in with this id is pending (it ended, or another one replaced it)", CODEX_AUTHCTL_EXIT_ERROR },
   { CODEX_AUTH_ERROR_LOGIN_REQUIRED, NAME ("LoginRequired"),
     "The credentials failed for good: log in again", CODEX_AUTHCTL_EXIT_RELOGIN, TRUE },
+  { CODEX_AUTH_ERROR_CREDENTIALS_CHANGED, NAME ("CredentialsChanged"),
+    "The credentials changed while the call ran (a new sign-in): they were kept", CODEX_AUTHCTL_EXIT_ERROR },
 };
 
 /* Registered as a D-Bus error domain: GDBus clients (the client library)

@@ -46,6 +46,10 @@ struct _AuthManager {
   AuthRecord *record; /* the record in use, NULL: none */
   /* Fingerprint of what the store held when last read ("" for nothing). */
   char *stored_fp;
+  /* Bumped whenever the credentials in use become other ones than this
+   * daemon's own refresh made (a sign-in, a logout, another program's
+   * change): what a logout compares before it removes anything. */
+  guint64 login_generation;
   /* The record in use holds refreshed tokens the store does not have yet. */
   gboolean unsaved_refresh;
   Rotations rotations;

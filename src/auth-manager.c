@@ -41,6 +41,12 @@ auth_manager_is_chatgpt (AuthManager *self)
   return record_usable (self) && auth_record_get_mode (self->record) == AUTH_MODE_CHATGPT;
 }
 
+guint64
+auth_manager_get_login_generation (AuthManager *self)
+{
+  return self->login_generation;
+}
+
 gboolean
 auth_manager_is_record_in_use (AuthManager *self, AuthRecord *record)
 {
@@ -212,6 +218,7 @@ note_material_change (AuthManager *self, AuthRecord *stored)
   else
     g_message ("Loaded %s credentials from %s", auth_mode_to_string (auth_record_get_mode (stored)),
                store_policy_describe (self->policy));
+  self->login_generation++;
   if (self->unsaved_refresh)
     {
       g_message ("Another program changed the credentials; the unsaved refreshed tokens "

@@ -114,8 +114,17 @@ void auth_manager_login_async (AuthManager *self, AuthRecord *record, GAsyncRead
                                gpointer user_data);
 gboolean auth_manager_login_finish (AuthManager *self, GAsyncResult *result, GError **error);
 
-/* Removes the credentials from every store and the poison record. */
-void auth_manager_logout_async (AuthManager *self, GAsyncReadyCallback callback, gpointer user_data);
+/* Which login is in use: a number that changes whenever the credentials
+ * become another login's (a sign-in, a logout, another program's change),
+ * never with this daemon's own refreshes. */
+guint64 auth_manager_get_login_generation (AuthManager *self);
+
+/* Removes the credentials from every store and the poison record, if the
+ * login in use is still @generation (auth_manager_get_login_generation()
+ * when the logout was decided); otherwise (a sign-in meanwhile) removes
+ * nothing and fails with CODEX_AUTH_ERROR_CREDENTIALS_CHANGED. */
+void auth_manager_logout_async (AuthManager *self, guint64 generation, GAsyncReadyCallback callback,
+                                gpointer user_data);
 gboolean auth_manager_logout_finish (AuthManager *self, GAsyncResult *result, GError **error);
 
 /* What a logout revokes: the ChatGPT refresh token, else the access token

@@ -279,6 +279,7 @@ use_new_credentials (AuthManager *self, AuthRecord *record)
 {
   g_clear_pointer (&self->record, auth_record_unref);
   self->record = record != NULL ? auth_record_ref (record) : NULL;
+  self->login_generation++;
   g_free (self->stored_fp);
   self->stored_fp = g_strdup (auth_manager_fingerprint_of (record));
   self->unsaved_refresh = FALSE;
@@ -304,11 +305,13 @@ as_store_error (GError *error)
   return out;
 }
 
-/* A login (@record: the new credentials) or a logout (@record NULL). */
+/* A login (@record: the new credentials) or a logout (@record NULL) of
+ * the login @generation. */
 typedef struct {
   AuthManager *self;
   GTask *task;
   AuthRecord *record;
+  guint64 generation;
 } CredentialsJob;
 
 static void
@@ -323,10 +326,19 @@ static gboolean
 credentials_job_start (gpointer data, GAsyncReadyCallback callback, gpointer user_data)
 {
   CredentialsJob *job = data;
-  StorePolicy *policy = job->self->policy;
+  AuthManager *self = job->self;
+  StorePolicy *policy = self->policy;
 
   if (job->record != NULL)
     store_policy_save_login_async (policy, job->record, callback, user_data);
+  else if (job->generation != self->login_generation)
+    {
+      /* Signed in again (or another program changed the credentials)
+       * while this logout revoked: those are not what it was asked to
+       * remove. */
+      g_message ("Logout: the credentials changed since it was asked for; keeping them");
+      return FALSE;
+    }
   else
     store_policy_remove_all_async (policy, callback, user_data);
   return TRUE;
@@ -339,6 +351,15 @@ credentials_job_done (gpointer data, GAsyncResult *result)
   AuthManager *self = job->self;
   GError *error = NULL;
 
+  if (result == NULL)
+    {
+      /* A logout skipped (credentials_job_start()). */
+      g_task_return_new_error (job->task, CODEX_AUTH_ERROR, CODEX_AUTH_ERROR_CREDENTIALS_CHANGED,
+                               "The credentials changed while signing out (a new sign-in, or another program): "
+                               "they were kept. Sign out again to remove them.");
+      auth_manager_op_end (self);
+      return;
+    }
   if (!store_policy_write_finish (self->policy, result, &error))
     {
       /* Nothing changes: the credentials held before stay in use. */
@@ -357,13 +378,14 @@ credentials_job_done (gpointer data, GAsyncResult *result)
 }
 
 static void
-queue_credentials_job (AuthManager *self, GTask *task, AuthRecord *record)
+queue_credentials_job (AuthManager *self, GTask *task, AuthRecord *record, guint64 generation)
 {
   CredentialsJob *job = g_new0 (CredentialsJob, 1);
 
   job->self = self;
   job->task = task;
   job->record = record != NULL ? auth_record_ref (record) : NULL;
+  job->generation = generation;
   auth_manager_op_begin (self);
   write_queue_push (self->writes, record != NULL ? "a login" : "a logout", credentials_job_start,
                     credentials_job_done, job, (GDestroyNotify) credentials_job_free);
@@ -376,7 +398,7 @@ auth_manager_login_async (AuthManager *self, AuthRecord *record, GAsyncReadyCall
   GTask *task = g_task_new (self, NULL, callback, user_data);
 
   g_task_set_source_tag (task, auth_manager_login_async);
-  queue_credentials_job (self, task, record);
+  queue_credentials_job (self, task, record, 0);
 }
 
 gboolean
@@ -386,12 +408,13 @@ auth_manager_login_finish (AuthManager *self, GAsyncResult *result, GError **err
 }
 
 void
-auth_manager_logout_async (AuthManager *self, GAsyncReadyCallback callback, gpointer user_data)
+auth_manager_logout_async (AuthManager *self, guint64 generation, GAsyncReadyCallback callback,
+                           gpointer user_data)
 {
   GTask *task = g_task_new (self, NULL, callback, user_data);
 
   g_task_set_source_tag (task, auth_manager_logout_async);
-  queue_credentials_job (self, task, NULL);
+  queue_credentials_job (self, task, NULL, generation);
 }
 
 gboolean

@@ -44,6 +44,7 @@ typedef struct {
   char *key;
   GPtrArray *callers; /* Caller* */
   gboolean revoke_is_ours;
+  guint64 generation; /* the login whose token is being revoked */
 } Flight;
 
 static void serve_token (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
@@ -409,7 +410,7 @@ forwarded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (flight->revoke_is_ours)
     {
       g_message ("A Codex process revoked this login's token: logging out");
-      auth_manager_logout_async (self->manager, logged_out_cb, NULL);
+      auth_manager_logout_async (self->manager, flight->generation, logged_out_cb, NULL);
     }
   flight_free (flight);
 }
@@ -431,6 +432,7 @@ forward (LocalEndpoint *self, Caller *caller, const char *url, const char *key, 
   flight->key = g_strdup (key);
   flight->callers = g_ptr_array_new ();
   flight->revoke_is_ours = revoke_is_ours;
+  flight->generation = auth_manager_get_login_generation (self->manager);
   g_ptr_array_add (flight->callers, caller);
   if (key != NULL)
     g_hash_table_insert (self->flights, flight->key, flight);

@@ -13,6 +13,7 @@ static guint in_progress;
 typedef struct {
   AuthManager *auth;
   Revoker *revoker;
+  guint64 generation; /* the login this logout removes */
   LogoutOutcome outcome;
 } LogoutData;
 
@@ -50,7 +51,7 @@ remove_credentials (GTask *task)
 {
   LogoutData *data = g_task_get_task_data (task);
 
-  auth_manager_logout_async (data->auth, removed_cb, task);
+  auth_manager_logout_async (data->auth, data->generation, removed_cb, task);
 }
 
 static void
@@ -89,6 +90,8 @@ logout_async (AuthManager *auth, SigninManager *signins, Revoker *revoker, GAsyn
   in_progress++;
   data->auth = g_object_ref (auth);
   data->revoker = revoker;
+  /* Decided now: a sign-in during the revocation is kept. */
+  data->generation = auth_manager_get_login_generation (auth);
   g_task_set_source_tag (task, logout_async);
   g_task_set_task_data (task, data, logout_data_free);
   signin_manager_cancel_pending (signins, "The sign-in was cancelled by a logout.");

@@ -41,6 +41,8 @@ G_BEGIN_DECLS
  * @CODEX_AUTH_ERROR_NO_SUCH_LOGIN: no sign-in with this id is pending
  * @CODEX_AUTH_ERROR_LOGIN_REQUIRED: the credentials failed for good: the
  *   user has to log in again
+ * @CODEX_AUTH_ERROR_CREDENTIALS_CHANGED: the credentials changed while
+ *   the call ran (a sign-in during a logout): they were kept
  *
  * The errors of org.codex.Auth1 (and of the client library).
  */
@@ -56,6 +58,7 @@ typedef enum {
   CODEX_AUTH_ERROR_DEVICE_LOGIN_DISABLED,
   CODEX_AUTH_ERROR_NO_SUCH_LOGIN,
   CODEX_AUTH_ERROR_LOGIN_REQUIRED,
+  CODEX_AUTH_ERROR_CREDENTIALS_CHANGED,
 } CodexAuthError;
 
 CODEX_AUTH_EXPORT

@@ -936,6 +936,45 @@ class TestLogout(LoginTestCase):
         self.assertFalse(os.path.exists(self.auth_json))
         self.assertEqual(self.prop("AuthMethod"), "")
 
+    def test_a_sign_in_during_the_logouts_revocation_is_kept(self):
+        """Logout decides what it removes when called: a sign-in completed
+        while its revocation is under way stays, and the logout says so."""
+        self.write_auth_atomically(chatgpt_record(refresh="rt-old", email="old@example.com"))
+        self.start_daemon()
+        self.fake_login({"revoke": {"delay": 3, "status": 200}})
+        answer = {}
+        loop_done = threading.Event()
+
+        def logout_done(conn, result):
+            try:
+                answer["reply"] = conn.call_finish(result).unpack()
+            except GLib.Error as e:
+                answer["error"] = (Gio.DBusError.get_remote_error(e), e.message)
+            loop_done.set()
+
+        self.conn.call(BUS_NAME, OBJECT_PATH, INTERFACE, "Logout", None, None, Gio.DBusCallFlags.NONE, -1, None,
+                       logout_done)
+        wait_until(lambda: self.issuer_log()["revokes"], timeout=5, what="the revocation to start")
+        # The user signs in again while the revocation waits.
+        login_id, url = self.start_browser()
+        self.assertEqual(browse(url)[0], 200)
+        self.assertTrue(self.wait_completed(login_id)[1])
+        wait_until(loop_done.is_set, timeout=20, what="the logout's answer")
+        self.assertEqual(answer.get("error", (None,))[0], "org.codex.Auth1.Error.CredentialsChanged", answer)
+        self.assertIn("kept", answer["error"][1])
+        pump(0.5)
+        # The new login is in use and stored; its tokens were not revoked.
+        self.assertEqual(self.prop("Email"), "signed-in@example.com")
+        self.assertEqual(self.stored()["tokens"]["account_id"], "acc-login")
+        revoked = [r["json"]["token"] for r in self.issuer_log()["revokes"]]
+        new_refresh = self.stored()["tokens"]["refresh_token"]
+        self.assertNotIn(new_refresh, revoked)
+        self.assertIn("rt-old", revoked)
+        # Asked again, the logout removes it.
+        self.fake_login({})
+        self.assertEqual(self.call("Logout", timeout_ms=-1)[0]["revocation"], "revoked")
+        self.assertFalse(os.path.exists(self.auth_json))
+
     def test_logout_with_revoke_endpoint_down(self):
         for spec, expect in (({"status": 500, "json": {"error": "server_error"}}, "HTTP 500"),
                              # An endpoint that quotes the token back: not in the reply, not logged.

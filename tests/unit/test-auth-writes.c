@@ -78,7 +78,7 @@ test_logout_waits_for_save (void)
   spin_until_idle ();
   g_assert_nonnull (fake.held_save);
 
-  auth_manager_logout_async (fx.manager, logout_done, &logged_out);
+  auth_manager_logout_async (fx.manager, auth_manager_get_login_generation (fx.manager), logout_done, &logged_out);
   spin_until_idle ();
   /* Queued behind the save, not beside it. */
   g_assert_cmpuint (fake.removals, ==, 0);
@@ -233,7 +233,7 @@ test_logout_discards_rescue_copy (void)
   g_assert_nonnull (fake.rescue);
   fake.save_fails = FALSE;
   fake.hold_saves = TRUE; /* the retry stays out of the way */
-  auth_manager_logout_async (out.manager, logout_done, &logged_out);
+  auth_manager_logout_async (out.manager, auth_manager_get_login_generation (out.manager), logout_done, &logged_out);
   spin_until_idle ();
   if (fake.held_save != NULL)
     {
