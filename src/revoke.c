@@ -70,11 +70,11 @@ request_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     g_task_return_boolean (task, TRUE);
   else if (failure == NULL)
     {
-      g_autofree char *detail = signin_error_detail (reply->body, reply->body_len);
-
       /* An endpoint that quotes the request would put the token in the
        * message, which is logged and returned. */
-      signin_scrub (detail, data->token);
+      const char *secrets[] = { data->token, NULL };
+      g_autofree char *detail = signin_error_detail (reply->body, reply->body_len, secrets);
+
       g_task_return_new_error (task, SIGNIN_ERROR, SIGNIN_ERROR_FAILED, "failed to revoke %s: HTTP %u: %s",
                                data->hint, reply->status, detail);
     }

@@ -39,6 +39,8 @@ signin_unref (gpointer data)
   g_free (signin->redirect_uri);
   g_free (signin->state);
   sensitive_free (signin->verifier);
+  sensitive_free (signin->exchange_code);
+  sensitive_free (signin->exchange_verifier);
   g_free (signin->auth_url);
   signin_device_code_clear (&signin->device);
   g_free (signin->verification_url);
@@ -313,8 +315,17 @@ exchange_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   signin_op_end (self);
   if (signin->ended)
     goto out;
-  if (http_reply_failure (reply) != NULL ||
-      !signin_parse_code_exchange (reply->status, reply->body, reply->body_len, &signin->tokens, &error))
+  if (http_reply_failure (reply) == NULL)
+    {
+      /* What the request carried, which an answer quoting it must not
+       * carry into the message. */
+      const char *secrets[] = { signin->exchange_code, signin->exchange_verifier, NULL };
+
+      signin_parse_code_exchange (reply->status, reply->body, reply->body_len, secrets, &signin->tokens, &error);
+    }
+  g_clear_pointer (&signin->exchange_code, sensitive_free);
+  g_clear_pointer (&signin->exchange_verifier, sensitive_free);
+  if (http_reply_failure (reply) != NULL || error != NULL)
     {
       message = g_strdup_printf ("%s failed: %s. Start the sign-in again.", what,
                                  error != NULL ? error->message : http_reply_failure (reply));
@@ -358,6 +369,10 @@ signin_exchange_code (Signin *signin, const char *code, const char *redirect_uri
   SigninManager *self = signin->manager;
   g_autofree char *url = signin_issuer_endpoint (self->issuer, ISSUER_TOKEN_PATH);
 
+  g_clear_pointer (&signin->exchange_code, sensitive_free);
+  g_clear_pointer (&signin->exchange_verifier, sensitive_free);
+  signin->exchange_code = sensitive_dup (code);
+  signin->exchange_verifier = sensitive_dup (verifier);
   signin_op_begin (self);
   http_client_request_async (self->http, "POST", url, "application/x-www-form-urlencoded",
                               signin_code_exchange_body (code, redirect_uri, CLI_CLIENT_ID, verifier),

@@ -49,6 +49,10 @@ typedef struct {
   SigninDeviceCode device;
   char *verification_url;
 
+  /* The code exchange's secrets, while it is under way. */
+  Sensitive *exchange_code;
+  Sensitive *exchange_verifier;
+
   /* Between the code exchange and the store. */
   SigninTokens tokens;
   AuthRecord *record; /* from the tokens, without an API key */

@@ -254,8 +254,35 @@ printable (const char *s, gsize len)
   return g_string_free (out, FALSE);
 }
 
+/* Overwrites every occurrence of each of @secrets in @text with '*'. */
+static void
+scrub (char *text, const char *const *secrets)
+{
+  for (guint i = 0; secrets != NULL && secrets[i] != NULL; i++)
+    {
+      gsize n = strlen (secrets[i]);
+      char *hit;
+
+      if (n == 0)
+        continue;
+      while ((hit = strstr (text, secrets[i])) != NULL)
+        memset (hit, '*', n);
+    }
+}
+
+/* @text (@len bytes) without @secrets, fit to show; NULL when nothing of
+ * it is. */
+static char *
+shown_without (const char *text, gsize len, const char *const *secrets)
+{
+  g_autofree char *copy = g_strndup (text, len);
+
+  scrub (copy, secrets);
+  return printable (copy, strlen (copy));
+}
+
 char *
-signin_error_detail (const char *body, gsize len)
+signin_error_detail (const char *body, gsize len, const char *const *secrets)
 {
   g_autoptr(JsonParser) parser = NULL;
   JsonObject *root = parse_object (&parser, body, len);
@@ -284,26 +311,14 @@ signin_error_detail (const char *body, gsize len)
        * nothing: the body, else "unknown error", does. */
       if (detail != NULL)
         {
-          char *shown = printable (detail, strlen (detail));
+          char *shown = shown_without (detail, strlen (detail), secrets);
 
           if (shown != NULL)
             return shown;
         }
     }
-  raw = body != NULL ? printable (body, len) : NULL;
+  raw = body != NULL ? shown_without (body, len, secrets) : NULL;
   return raw != NULL ? raw : g_strdup ("unknown error");
-}
-
-void
-signin_scrub (char *text, const char *secret)
-{
-  gsize n = secret != NULL ? strlen (secret) : 0;
-  char *hit;
-
-  if (text == NULL || n == 0)
-    return;
-  while ((hit = strstr (text, secret)) != NULL)
-    memset (hit, '*', n);
 }
 
 void
@@ -330,7 +345,8 @@ take_string (JsonObject *obj, const char *name)
 }
 
 gboolean
-signin_parse_code_exchange (guint status, const char *body, gsize len, SigninTokens *tokens, GError **error)
+signin_parse_code_exchange (guint status, const char *body, gsize len, const char *const *secrets,
+                            SigninTokens *tokens, GError **error)
 {
   g_autoptr(JsonParser) parser = NULL;
   JsonObject *root;
@@ -338,7 +354,7 @@ signin_parse_code_exchange (guint status, const char *body, gsize len, SigninTok
   memset (tokens, 0, sizeof *tokens);
   if (status < 200 || status >= 300)
     {
-      g_autofree char *detail = signin_error_detail (body, len);
+      g_autofree char *detail = signin_error_detail (body, len, secrets);
 
       g_set_error (error, SIGNIN_ERROR, SIGNIN_ERROR_EXCHANGE_FAILED,
                    "token endpoint returned status %u: %s", status, detail);

@@ -67,12 +67,12 @@ Sensitive *signin_revoke_body (const char *token, const char *hint, const char *
 
 /* The detail of an error answer: the first non-empty of
  * error_description, error.message, error (a string), error.code; else the
- * body itself (printable ASCII, at most 200 bytes); else "unknown error". */
-char *signin_error_detail (const char *body, gsize len);
-
-/* Overwrites every occurrence of @secret (NULL or empty: none) in @text
- * with '*'. */
-void signin_scrub (char *text, const char *secret);
+ * body itself (printable ASCII, at most 200 bytes); else "unknown error".
+ * Every one of @secrets (NULL-terminated; NULL: none), the secrets the
+ * request carried, is overwritten with '*' before anything is cut: an
+ * endpoint that quotes the request must not put them in a message (the
+ * journal, LoginCompleted, the page). */
+char *signin_error_detail (const char *body, gsize len, const char *const *secrets);
 
 typedef struct {
   Sensitive *id_token;
@@ -85,9 +85,10 @@ void signin_tokens_clear (SigninTokens *tokens);
 /* The answer to the authorization_code grant: a 2xx JSON object with
  * non-empty string id_token, access_token and refresh_token. Else
  * SIGNIN_ERROR_EXCHANGE_FAILED: "token endpoint returned status N: detail"
- * (or the missing field). */
-gboolean signin_parse_code_exchange (guint status, const char *body, gsize len, SigninTokens *tokens,
-                                    GError **error);
+ * (or the missing field), the detail without @secrets (the code and the
+ * verifier the request carried; signin_error_detail()). */
+gboolean signin_parse_code_exchange (guint status, const char *body, gsize len, const char *const *secrets,
+                                    SigninTokens *tokens, GError **error);
 /* The token-exchange answer's access_token (the API key), NULL on any
  * failure. */
 Sensitive *signin_parse_api_key (guint status, const char *body, gsize len);

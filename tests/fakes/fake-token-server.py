@@ -46,7 +46,9 @@ The sign-in endpoints (the fake issuer; see docs/login.md):
   POST /oauth/revoke       recorded; answered by script
   POST /_control/login     {"authorize": "ok"|"wrong_state"|"error"|"no_code",
                             "error", "error_description", "claims": {...},
-                            "exchange": SPEC (instead of the tokens),
+                            "exchange": SPEC (instead of the tokens; with
+                              "quote_request": true, an error quoting the
+                              request's body),
                             "api_key": "sk-..." or null (a 400),
                             "usercode": SPEC (instead of the code),
                             "interval": "1" (or a number),
@@ -409,7 +411,11 @@ def _login_methods():
             else:
                 _problem(f"token form: grant_type {grant!r}")
         if grant == "authorization_code":
-            if "exchange" in script:
+            if "exchange" in script and script["exchange"].get("quote_request"):
+                # An endpoint that quotes the request in its error.
+                self._send(int(script["exchange"].get("status", 400)), json.dumps(
+                    {"error": "invalid_request", "error_description": f"cannot use {body.decode()}"}).encode())
+            elif "exchange" in script:
                 self._answer(script["exchange"])
             elif not ok:
                 self._send(400, json.dumps({"error": "invalid_grant",

@@ -379,6 +379,37 @@ class TestBrowserLogin(LoginTestCase):
                 self.assertIn(text, message)
                 self.assertEqual(self.stored(), apikey_record("sk-before"))
 
+    def test_an_error_quoting_the_request_shows_no_secret(self):
+        """A token endpoint whose error quotes the request (code,
+        code_verifier): neither reaches the journal, LoginCompleted or the
+        page, in the browser and the device-code flows."""
+        self.start_daemon()
+        self.fake_login({"exchange": {"quote_request": True, "status": 400}})
+        login_id, url = self.start_browser()
+        status, page, _ = browse(url)
+        self.assertEqual(status, 200)
+        _, success, error, message = self.wait_completed(login_id)
+        self.assertEqual((success, error), (False, "exchange-failed"))
+        # Device code: its exchange carries the code and verifier of the grant.
+        self.fake_login({"exchange": {"quote_request": True, "status": 400}, "interval": "1"})
+        device_id, _, _ = self.start_device()
+        self.token_server._control("/_control/approve", {})
+        _, d_success, _, d_message = self.wait_completed(device_id)
+        self.assertFalse(d_success)
+        log = self.issuer_log()
+        secrets = [v for ex in log["exchanges"] for v in (ex["code"], ex["code_verifier"])]
+        self.assertEqual(len(secrets), 4)
+        self.assertIn("cannot use grant_type=authorization_code", message)  # the quote is there ...
+        self.assertIn("code=*", message)
+        signals = [c[3] for _, c in self.completed]
+        for secret in secrets:
+            with self.subTest(secret=secret[:6]):
+                self.assertNotIn(secret, message)  # ... without the secrets
+                self.assertNotIn(secret, d_message)
+                self.assertNotIn(secret, page)
+                self.assertFalse(any(secret in m for m in signals))
+                self.assertNotIn(secret, self.daemon_log())
+
     def test_api_key_exchange_is_best_effort(self):
         self.start_daemon()
         self.fake_login({"api_key": None})

@@ -81,7 +81,7 @@ test_bodies (void)
 static void
 check_detail (const char *body, const char *expected)
 {
-  g_autofree char *detail = signin_error_detail (body, body != NULL ? strlen (body) : 0);
+  g_autofree char *detail = signin_error_detail (body, body != NULL ? strlen (body) : 0, NULL);
 
   g_assert_cmpstr (detail, ==, expected);
 }
@@ -103,15 +103,35 @@ test_error_detail (void)
 }
 
 static void
+check_scrubbed (const char *body, const char *const *secrets, const char *expected)
+{
+  g_autofree char *detail = signin_error_detail (body, strlen (body), secrets);
+
+  g_assert_cmpstr (detail, ==, expected);
+}
+
+/* An endpoint that quotes the request: every secret it carried is
+ * overwritten, before the 200-byte cut (which would leave a prefix). */
+static void
 test_scrub (void)
 {
-  g_autofree char *text = g_strdup ("bad token rt-123 (rt-123) rt-12");
+  const char *one[] = { "rt-123", NULL };
+  const char *two[] = { "code-abc", "verifier-xyz", "", NULL };
+  g_autofree char *xs = g_strnfill (195, 'x');
+  g_autofree char *long_body = NULL;
+  g_autofree char *expected_long = NULL;
 
-  signin_scrub (text, "rt-123");
-  g_assert_cmpstr (text, ==, "bad token ****** (******) rt-12");
-  signin_scrub (text, "");
-  signin_scrub (text, NULL);
-  g_assert_cmpstr (text, ==, "bad token ****** (******) rt-12");
+  check_scrubbed ("{\"error_description\":\"bad token rt-123 (rt-123) rt-12\"}", one, "bad token ****** (******) rt-12");
+  check_scrubbed ("{\"error\":{\"message\":\"code=code-abc&code_verifier=verifier-xyz\"}}", two,
+                  "code=********&code_verifier=************");
+  /* Not JSON: the body itself, scrubbed. */
+  check_scrubbed ("grant_type=authorization_code&code=code-abc&code_verifier=verifier-xyz", two,
+                  "grant_type=authorization_code&code=********&code_verifier=************");
+  /* A secret across the 200-byte cut. */
+  long_body = g_strdup_printf ("%s code-abc", xs);
+  expected_long = g_strdup_printf ("%s ****", xs); /* cut at 200 bytes: no prefix of the code left */
+  check_scrubbed (long_body, two, expected_long);
+  check_scrubbed ("{\"error\":\"plain\"}", NULL, "plain");
 }
 
 static void
@@ -121,25 +141,25 @@ test_code_exchange (void)
   g_autoptr(GError) error = NULL;
   const char *ok = "{\"id_token\":\"i\",\"access_token\":\"a\",\"refresh_token\":\"r\",\"extra\":1}";
 
-  g_assert_true (signin_parse_code_exchange (200, ok, strlen (ok), &tokens, &error));
+  g_assert_true (signin_parse_code_exchange (200, ok, strlen (ok), NULL, &tokens, &error));
   g_assert_cmpstr (tokens.id_token, ==, "i");
   g_assert_cmpstr (tokens.access_token, ==, "a");
   g_assert_cmpstr (tokens.refresh_token, ==, "r");
   signin_tokens_clear (&tokens);
 
-  g_assert_false (signin_parse_code_exchange (200, BODY ("{\"id_token\":\"i\",\"access_token\":\"a\"}"), &tokens, &error));
+  g_assert_false (signin_parse_code_exchange (200, BODY ("{\"id_token\":\"i\",\"access_token\":\"a\"}"), NULL, &tokens, &error));
   g_assert_error (error, SIGNIN_ERROR, SIGNIN_ERROR_EXCHANGE_FAILED);
   g_assert_nonnull (strstr (error->message, "refresh_token"));
   g_assert_null (tokens.id_token);
   g_clear_error (&error);
 
-  g_assert_false (signin_parse_code_exchange (400, BODY ("{\"error\":\"invalid_grant\"}"), &tokens, &error));
+  g_assert_false (signin_parse_code_exchange (400, BODY ("{\"error\":\"invalid_grant\"}"), NULL, &tokens, &error));
   g_assert_cmpstr (error->message, ==, "token endpoint returned status 400: invalid_grant");
   g_clear_error (&error);
 
-  g_assert_false (signin_parse_code_exchange (200, BODY ("[1]"), &tokens, &error));
+  g_assert_false (signin_parse_code_exchange (200, BODY ("[1]"), NULL, &tokens, &error));
   g_clear_error (&error);
-  g_assert_false (signin_parse_code_exchange (200, "{\"id_token\":1,\"access_token\":\"a\",\"refresh_token\":\"r\"}", 52,
+  g_assert_false (signin_parse_code_exchange (200, "{\"id_token\":1,\"access_token\":\"a\",\"refresh_token\":\"r\"}", 52, NULL,
                                              &tokens, &error));
 }
 
