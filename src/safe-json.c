@@ -3,6 +3,7 @@
  * wiping secrets json-glib keeps, building bodies that hold secrets. */
 #include "config.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "safe-json.h"
@@ -167,13 +168,16 @@ check_depth (const char *data, gsize len, GError **error)
   return TRUE;
 }
 
-/* json-glib's scanner takes escapes JSON does not have (an octal "\\222")
- * and can make strings that are not UTF-8 of them: such a document would
- * be written back as one that no JSON parser reads. The depth is bounded
- * by check_depth(). */
-static gboolean
-node_is_utf8 (JsonNode *node)
+/* What json-glib takes that JSON (and the Codex CLI's reader) does not,
+ * NULL when nothing: an escape JSON does not have (an octal "\\222") that
+ * makes a string that is not UTF-8, a number out of range (it reads
+ * 1e99999 as infinity). Either would be written back as a document no JSON
+ * parser reads. The depth is bounded by check_depth(). */
+static const char *
+node_fault (JsonNode *node)
 {
+  const char *fault = NULL;
+
   if (JSON_NODE_HOLDS_OBJECT (node))
     {
       JsonObjectIter iter;
@@ -181,29 +185,32 @@ node_is_utf8 (JsonNode *node)
       JsonNode *member;
 
       json_object_iter_init (&iter, json_node_get_object (node));
-      while (json_object_iter_next (&iter, &name, &member))
-        if (!g_utf8_validate (name, -1, NULL) || !node_is_utf8 (member))
-          return FALSE;
-      return TRUE;
+      while (fault == NULL && json_object_iter_next (&iter, &name, &member))
+        fault = !g_utf8_validate (name, -1, NULL) ? "a string escape that JSON does not have" : node_fault (member);
+      return fault;
     }
   if (JSON_NODE_HOLDS_ARRAY (node))
     {
       JsonArray *array = json_node_get_array (node);
 
-      for (guint i = 0; i < json_array_get_length (array); i++)
-        if (!node_is_utf8 (json_array_get_element (array, i)))
-          return FALSE;
-      return TRUE;
+      for (guint i = 0; fault == NULL && i < json_array_get_length (array); i++)
+        fault = node_fault (json_array_get_element (array, i));
+      return fault;
     }
-  if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
-    return g_utf8_validate (json_node_get_string (node), -1, NULL);
-  return TRUE;
+  if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING &&
+      !g_utf8_validate (json_node_get_string (node), -1, NULL))
+    return "a string escape that JSON does not have";
+  if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_DOUBLE &&
+      !isfinite (json_node_get_double (node)))
+    return "a number out of range";
+  return NULL;
 }
 
 JsonParser *
 safe_json_parse (const char *data, gsize len, GError **error)
 {
   g_autoptr(JsonParser) parser = NULL;
+  const char *fault;
 
   if (!g_utf8_validate_len (data, len, NULL))
     {
@@ -215,10 +222,10 @@ safe_json_parse (const char *data, gsize len, GError **error)
   parser = json_parser_new ();
   if (!json_parser_load_from_data (parser, data, (gssize) len, error))
     return NULL;
-  if (json_parser_get_root (parser) != NULL && !node_is_utf8 (json_parser_get_root (parser)))
+  fault = json_parser_get_root (parser) != NULL ? node_fault (json_parser_get_root (parser)) : NULL;
+  if (fault != NULL)
     {
-      g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA,
-                           "a string escape that JSON does not have");
+      g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA, fault);
       return NULL;
     }
   return g_steal_pointer (&parser);

@@ -87,6 +87,17 @@ test_non_json_escapes_are_refused (void)
   g_assert_true (parses ("{\"k\": \"\\u00e9 \\n \\\\ \\/\"}"));
 }
 
+/* Found by fuzz-auth-record: json-glib reads 1e99999 as infinity, which
+ * json-glib writes back as no JSON (an auth.json the Codex CLI could not
+ * read any more). */
+static void
+test_numbers_out_of_range_are_refused (void)
+{
+  g_assert_false (parses ("{\"ok\":{\"_en\": [true,2999e99992]}}"));
+  g_assert_false (parses ("[-1e400]"));
+  g_assert_true (parses ("[1e300, -1.5e-300, 9223372036854775807, 0.1]"));
+}
+
 static void
 test_wipe_all_strings (void)
 {
@@ -116,6 +127,7 @@ main (int argc, char **argv)
   g_test_add_func ("/safe-json/strings-do-not-count", test_strings_do_not_count);
   g_test_add_func ("/safe-json/wipe-all-strings", test_wipe_all_strings);
   g_test_add_func ("/safe-json/non-json-escapes-are-refused", test_non_json_escapes_are_refused);
+  g_test_add_func ("/safe-json/numbers-out-of-range-are-refused", test_numbers_out_of_range_are_refused);
   g_test_add_func ("/safe-json/comments-and-single-quotes-are-refused", test_comments_and_single_quotes_are_refused);
 
   return g_test_run ();
