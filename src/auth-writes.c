@@ -97,7 +97,12 @@ rescue_job_start (gpointer data, GAsyncReadyCallback callback, gpointer user_dat
 {
   RescueJob *job = data;
 
-  state_files_save_rescue_async (job->self->state_files, job->record, job->base_fingerprint, callback, user_data);
+  /* Tokens bound for the keyring are never written to disk. */
+  RescuePlace place = store_policy_get_source (job->self->policy) == STORE_KIND_KEYRING ? RESCUE_NOT_ON_DISK
+                                                                                            : RESCUE_ON_DISK;
+
+  state_files_save_rescue_async (job->self->state_files, job->record, job->base_fingerprint, place, callback,
+                                 user_data);
   return TRUE;
 }
 

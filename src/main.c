@@ -166,6 +166,7 @@ build_parts (Daemon *d, const DaemonSettings *s)
   g_autoptr(HttpClient) http = http_client_new ((guint) s->request_timeout);
   g_autofree char *poison_path = poison_record_default_path ();
   g_autofree char *rescue_path = rescue_copy_default_path ();
+  g_autofree char *volatile_rescue_path = rescue_copy_runtime_path ();
   AuthLock *lock = auth_lock_new (s->codex_home);
   g_autoptr(StoreFile) file = store_file_new (s->codex_home, lock);
   g_autoptr(StoreSecret) keyring = s->store != STORE_SETTING_FILE ? store_secret_new (s->codex_home) : NULL;
@@ -188,7 +189,7 @@ build_parts (Daemon *d, const DaemonSettings *s)
   d->endpoint = local_endpoint_open (&s->local_token_endpoint);
   token_url = upstream (d, s->token_url, ISSUER_DEFAULT_TOKEN_URL, "token URL");
   revoke_url = upstream (d, s->revoke_url, issuer_revoke, "revoke URL");
-  d->manager = auth_manager_new (policy, state_files_new (poison_path, rescue_path), lock,
+  d->manager = auth_manager_new (policy, state_files_new (poison_path, rescue_path, volatile_rescue_path), lock,
                                  token_endpoint_new (http, token_url));
   set_test_hooks (d->manager);
   d->revoker = revoker_new (http, revoke_url, CLI_CLIENT_ID, s->revoke);

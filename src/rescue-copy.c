@@ -22,6 +22,16 @@ rescue_copy_default_path (void)
   return safe_file_state_path ("rescue-copy.json");
 }
 
+char *
+rescue_copy_runtime_path (void)
+{
+  const char *dir = g_getenv ("XDG_RUNTIME_DIR");
+
+  if (dir == NULL || !g_path_is_absolute (dir))
+    return NULL;
+  return g_build_filename (dir, "codex-authd", "rescue-copy.json", NULL);
+}
+
 gboolean
 rescue_copy_save (const char *path, AuthRecord *record, const char *base_fingerprint, GError **error)
 {

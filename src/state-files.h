@@ -28,7 +28,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SavedState, saved_state_free)
 
 typedef struct _StateFiles StateFiles;
 
-StateFiles *state_files_new (const char *poison_path, const char *rescue_path);
+/* @rescue_path: the rescue copy on disk; @volatile_rescue_path: the one in
+ * the session's runtime directory (NULL: there is none). */
+StateFiles *state_files_new (const char *poison_path, const char *rescue_path, const char *volatile_rescue_path);
 void state_files_free (StateFiles *files);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StateFiles, state_files_free)
 
@@ -40,9 +42,16 @@ SavedState *state_files_load_finish (StateFiles *files, GAsyncResult *result);
 /* Writes @poison, or removes the record when NULL. */
 void state_files_save_poison_async (StateFiles *files, const PoisonRecord *poison, GAsyncReadyCallback callback,
                                     gpointer user_data);
+/* Where a rescue copy goes (rescue-copy.h). */
+typedef enum {
+  RESCUE_ON_DISK,   /* tokens bound for auth.json */
+  RESCUE_NOT_ON_DISK, /* tokens bound for the keyring: the runtime directory, or nowhere */
+} RescuePlace;
+
 /* Writes the rescue copy of @record, refreshed from the stored record
- * whose fingerprint is @base_fingerprint; removes it when @record is NULL. */
+ * whose fingerprint is @base_fingerprint, at @place (removing the copy at
+ * the other place); removes every copy when @record is NULL. */
 void state_files_save_rescue_async (StateFiles *files, AuthRecord *record, const char *base_fingerprint,
-                                    GAsyncReadyCallback callback, gpointer user_data);
+                                    RescuePlace place, GAsyncReadyCallback callback, gpointer user_data);
 /* The outcome of either write. */
 gboolean state_files_write_finish (StateFiles *files, GAsyncResult *result, GError **error);

@@ -60,7 +60,10 @@ class FaultTestCase(KeyringFixture, DaemonTestCase):
         self.env["CODEX_AUTHD_TEST_RECENT_REFRESH_MS"] = "0"
         self.counts = collections.Counter()
         self.proc = None
-        self.rescue_path = os.path.join(self.tmp, "state", "codex-authd", "rescue-copy.json")
+        # On disk for the file store; in the session's runtime directory
+        # for the keyring (never on disk).
+        self.rescue_paths = [os.path.join(self.tmp, "state", "codex-authd", "rescue-copy.json"),
+                             os.path.join(self.env["XDG_RUNTIME_DIR"], "codex-authd", "rescue-copy.json")]
 
     # -- clients -------------------------------------------------------------
 
@@ -110,15 +113,22 @@ class FaultTestCase(KeyringFixture, DaemonTestCase):
     def stored_token(self):
         raise NotImplementedError
 
+    def rescued_tokens(self):
+        tokens = []
+        for path in self.rescue_paths:
+            try:
+                with open(path) as f:
+                    tokens.append(json.loads(json.loads(f.read())["record"])["tokens"]["refresh_token"])
+            except (OSError, ValueError, KeyError):
+                pass
+        return tokens
+
     def rescued_token(self):
-        try:
-            with open(self.rescue_path) as f:
-                return json.loads(json.loads(f.read())["record"])["tokens"]["refresh_token"]
-        except (OSError, ValueError, KeyError):
-            return None
+        tokens = self.rescued_tokens()
+        return tokens[0] if tokens else None
 
     def durable(self, token):
-        return token in (self.stored_token(), self.rescued_token())
+        return token == self.stored_token() or token in self.rescued_tokens()
 
     def wait_durable(self, timeout=10):
         """Waits until the token the server issued last is in the store or the

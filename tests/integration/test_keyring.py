@@ -4,6 +4,7 @@ gnome-keyring-daemon on the private bus, and of the configuration file."""
 
 import json
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -270,9 +271,23 @@ class TestKeyring(KeyringTestCase):
         self.assertIn(self.prop("StoreState"), ("locked", "error"))
         self.assertIn("Cannot save", self.details()["store-error-message"])
         self.assertEqual(self.get_auth_status(True, False)[1], first["json"]["access_token"])
+        # The rotated token waits in a rescue copy in the session's runtime
+        # directory (a tmpfs), never on disk: the user chose the keyring.
+        on_disk = os.path.join(self.tmp, "state", "codex-authd", "rescue-copy.json")
+        in_runtime = os.path.join(self.env["XDG_RUNTIME_DIR"], "codex-authd", "rescue-copy.json")
+        wait_until(lambda: os.path.exists(in_runtime), timeout=5, what="the rescue copy")
+        self.assertEqual(stat.S_IMODE(os.stat(in_runtime).st_mode), 0o600)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.dirname(in_runtime)).st_mode), 0o700)
+        self.assertFalse(os.path.exists(on_disk), "refreshed tokens bound for the keyring were written to disk")
+        state_dir = os.path.dirname(on_disk)
+        if os.path.isdir(state_dir):
+            for name in os.listdir(state_dir):
+                with open(os.path.join(state_dir, name), errors="replace") as f:
+                    self.assertNotIn("rt-b", f.read(), name)
         # Unlocked: the save is retried and the item gets the rotated token.
         self.keyring.unlock()
         wait_until(lambda: self.prop("StoreState") == "ok", timeout=30, what="the save to be retried")
+        wait_until(lambda: not os.path.exists(in_runtime), timeout=5, what="the rescue copy to go once saved")
         saved = json.loads(self.keyring.secret(self.items()[0]))
         self.assertEqual(saved["tokens"]["refresh_token"], "rt-b")
         self.assertEqual(self.items(), [item])

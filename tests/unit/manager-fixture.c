@@ -78,7 +78,7 @@ fixture_start_manager (Fixture *fx, StoreSetting setting)
   StorePolicy *policy = store_policy_new (setting, file, keyring, cli_setting_new ("/codex"));
 
   managers_running++;
-  fx->manager = auth_manager_new (policy, state_files_new (NULL, NULL), auth_lock_new ("/codex"),
+  fx->manager = auth_manager_new (policy, state_files_new (NULL, NULL, NULL), auth_lock_new ("/codex"),
                                   token_endpoint_new (NULL, NULL));
   /* refresh_token_reused poisons at once here, unless a test of the wait
    * for another program's save sets it. */

@@ -219,6 +219,30 @@ test_rescue_copy_dropped_when_stale (void)
   fixture_stop (&fx);
 }
 
+/* Refreshed tokens bound for the keyring are never rescued on disk; those
+ * bound for auth.json are. */
+static void
+test_rescue_copy_place_follows_the_store (void)
+{
+  Fixture fx = { 0 };
+
+  fixture_start_in (&fx, STORE_SETTING_SECRET_SERVICE, chatgpt_record ("rt-1", T0 + 3600 * SEC, 0, "a"), NULL);
+  script (&fx, success ("access-2", "rt-2"));
+  g_assert_cmpstr (client_call (&fx, TRUE, TRUE), ==, "access-2");
+  spin_until_idle ();
+  g_assert_cmpuint (fake.rescue_writes, ==, 2); /* written, then removed */
+  g_assert_cmpint (fake.rescue_place, ==, RESCUE_NOT_ON_DISK);
+  fixture_stop (&fx);
+
+  fixture_start (&fx, chatgpt_record ("rt-1", T0 + 3600 * SEC, 0, "a"));
+  script (&fx, success ("access-2", "rt-2"));
+  g_assert_cmpstr (client_call (&fx, TRUE, TRUE), ==, "access-2");
+  spin_until_idle ();
+  g_assert_cmpuint (fake.rescue_writes, ==, 2);
+  g_assert_cmpint (fake.rescue_place, ==, RESCUE_ON_DISK);
+  fixture_stop (&fx);
+}
+
 /* A logout discards a rescue copy that is still there. */
 static void
 test_logout_discards_rescue_copy (void)
@@ -291,6 +315,7 @@ main (int argc, char **argv)
   g_test_add_func ("/manager/writes/store-rollback-keeps-newer-tokens", test_store_rollback_keeps_newer_tokens);
   g_test_add_func ("/manager/writes/rescue-copy-survives-restart", test_rescue_copy_survives_restart);
   g_test_add_func ("/manager/writes/rescue-copy-dropped-when-stale", test_rescue_copy_dropped_when_stale);
+  g_test_add_func ("/manager/writes/rescue-copy-place-follows-the-store", test_rescue_copy_place_follows_the_store);
   g_test_add_func ("/manager/writes/bad-id-token-keeps-rotated-token", test_bad_id_token_keeps_rotated_token);
   g_test_add_func ("/manager/writes/save-retry-does-not-overtake-login", test_save_retry_does_not_overtake_login);
   g_test_add_func ("/manager/writes/logout-discards-rescue-copy", test_logout_discards_rescue_copy);

@@ -81,7 +81,7 @@ saved_state_free (SavedState *state)
 }
 
 StateFiles *
-state_files_new (const char *poison_path, const char *rescue_path)
+state_files_new (const char *poison_path, const char *rescue_path, const char *volatile_rescue_path)
 {
   return g_new0 (StateFiles, 1);
 }
@@ -131,11 +131,12 @@ state_files_save_poison_async (StateFiles *files, const PoisonRecord *poison, GA
 
 void
 state_files_save_rescue_async (StateFiles *files, AuthRecord *record, const char *base_fingerprint,
-                               GAsyncReadyCallback callback, gpointer user_data)
+                               RescuePlace place, GAsyncReadyCallback callback, gpointer user_data)
 {
   g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
 
   fake.rescue_writes++;
+  fake.rescue_place = place;
   g_clear_pointer (&fake.rescue, auth_record_unref);
   g_clear_pointer (&fake.rescue_base, g_free);
   fake.rescue = record != NULL ? auth_record_ref (record) : NULL;

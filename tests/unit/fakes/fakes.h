@@ -16,6 +16,7 @@
 #include "cli-config.h"
 #include "poison-record.h"
 #include "refresh-protocol.h"
+#include "state-files.h"
 
 typedef enum {
   KEYRING_ITEM,   /* running; holds the item (fake.item) */
@@ -54,6 +55,7 @@ typedef struct {
   char *rescue_base;
   guint poison_writes;
   guint rescue_writes;
+  RescuePlace rescue_place; /* of the last rescue write */
   gboolean poison_written_under_lock; /* at the last poison write */
   /* When set, a poison write waits in held_poison_write. */
   gboolean hold_poison_writes;
