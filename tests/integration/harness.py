@@ -499,6 +499,29 @@ class DaemonTestCase(unittest.TestCase):
 EXIT_SKIPPED = 77
 
 
+def http_raw(host, port, data, timeout=10):
+    """Sends @data on a new connection to @host:@port; what came back until
+    EOF (a reset or a timeout ends it too)."""
+    import socket
+    out = b""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        try:
+            s.sendall(data)
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        except (socket.timeout, ConnectionResetError, BrokenPipeError):
+            pass
+    return out
+
+
+def http_status(answer):
+    """The status code of a raw HTTP answer, None when there is none."""
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else None
+
+
 def peers_required():
     """$CODEX_AUTHD_REQUIRE_PEERS (set by the test command, which installs
     every peer): a missing peer program is then a failure, not a skip."""

@@ -21,6 +21,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import harness  # noqa: E402
 from harness import DaemonTestCase, chatgpt_record, missing_peer, wait_until  # noqa: E402
 
 CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"
@@ -253,22 +254,10 @@ class TestGuards(EndpointTestCase):
     """What is refused, and that it is refused before the body is read."""
 
     def raw(self, data, read_timeout=10):
-        """Sends @data on a new connection; returns what came back until EOF."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=read_timeout) as s:
-            out = b""
-            try:
-                s.sendall(data)
-                while True:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    out += chunk
-            except (socket.timeout, ConnectionResetError, BrokenPipeError):
-                pass
-            return out
+        return harness.http_raw("127.0.0.1", self.port, data, read_timeout)
 
     def status_of(self, answer):
-        return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else None
+        return harness.http_status(answer)
 
     def test_foreign_host_and_pages_are_refused(self):
         self.start()
@@ -375,5 +364,4 @@ class TestGuards(EndpointTestCase):
 
 
 if __name__ == "__main__":
-    import harness
     sys.exit(harness.main(sys.modules[__name__], [TestRelay, TestGuards]))

@@ -570,21 +570,10 @@ class TestCallbackGuards(LoginTestCase):
 
     def raw(self, data, host="127.0.0.1", read_timeout=10):
         """Sends @data to the callback port; what came back until EOF."""
-        out = b""
-        with socket.create_connection((host, self.ports[0]), timeout=read_timeout) as s:
-            try:
-                s.sendall(data)
-                while True:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    out += chunk
-            except (socket.timeout, ConnectionResetError, BrokenPipeError):
-                pass
-        return out
+        return harness.http_raw(host, self.ports[0], data, read_timeout)
 
     def status_of(self, answer):
-        return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else None
+        return harness.http_status(answer)
 
     def get(self, path, headers=()):
         head = f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
