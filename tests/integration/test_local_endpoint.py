@@ -308,6 +308,27 @@ class TestGuards(EndpointTestCase):
         self.assertLess(rss_kib, 50 * 1024)
         self.assertEqual(self.prop("AuthMethod"), "chatgpt")
 
+    def test_oversized_headers_are_refused(self):
+        """libsoup caps the header section (64 KiB in libsoup 3.2): 1 MiB of
+        header lines is refused, not buffered, and the endpoint goes on."""
+        self.token_server.rotating(current="rt-0")
+        proc = self.start()
+        body = refresh_body("rt-0").encode()
+        head = (f"POST /oauth/token HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n").encode()
+        filler = b"".join(b"X-Filler-%d: %s\r\n" % (i, b"y" * 1000) for i in range(1024))
+        # A request that would be served (a refresh of the current token)
+        # but for its headers.
+        answer = self.raw(head + filler + b"\r\n" + body)
+        status = self.status_of(answer)
+        print(f"1 MiB of headers: {answer[:40]!r}")
+        self.assertTrue(status is None or status >= 400, answer[:200])
+        self.assertEqual(self.token_server.count(), 0)
+        with open(f"/proc/{proc.pid}/status") as f:
+            rss_kib = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+        self.assertLess(rss_kib, 50 * 1024)
+        self.assertEqual(self.refresh("rt-0")[0], 200)
+
     def test_connections_over_the_cap_are_closed(self):
         self.start()
         idle = [socket.create_connection(("127.0.0.1", self.port), timeout=10) for _ in range(32)]
