@@ -44,7 +44,7 @@ meson compile -C "$vgdir"
 rm -f "$vgdir"/meson-logs/valgrind-*.json "$vgdir"/meson-logs/testlog*.json
 meson test -C "$vgdir" --setup valgrind --suite unit --logbase valgrind-unit --print-errorlogs || status=$?
 mapfile -t vg_tests < <(meson test -C "$vgdir" --list 2>/dev/null |
-                        sed -n -E 's#.*integration / ((test_bus|test_authctl\.TestMethods|test_login\.Test(BrowserLogin|PendingLogin|Logout))\..*)$#\1#p')
+                        sed -n -E 's#.*integration / ((test_bus|test_authctl\.TestMethods|(test_login\.Test(BrowserLogin|PendingLogin)|test_logout\.TestLogout))\..*)$#\1#p')
 meson test -C "$vgdir" --setup valgrinddaemon --logbase valgrind-daemon --print-errorlogs \
   --num-processes "$(nproc)" "${vg_tests[@]}" || status=$?
 

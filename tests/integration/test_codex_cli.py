@@ -22,7 +22,7 @@ from gi.repository import Gio, GLib  # noqa: E402
 
 import codex_cli  # noqa: E402
 import harness  # noqa: E402
-import test_login  # noqa: E402
+import login_harness  # noqa: E402
 from harness import (BUS_NAME, INTERFACE, OBJECT_PATH, DaemonTestCase, apikey_record,  # noqa: E402
                      chatgpt_record, pump, wait_until)
 from keyring_helper import KeyringFixture, codex_attributes  # noqa: E402
@@ -146,7 +146,7 @@ class CliTestCase(KeyringFixture, DaemonTestCase):
         # A browser sign-in through the daemon, against the fake issuer:
         # the CLI reads the record it wrote as its own login, and its
         # logout revokes the refresh token the daemon stored.
-        port = test_login.free_port()
+        port = login_harness.free_port()
         conf_dir = os.path.join(self.tmp, "config", "codex-authd")
         os.makedirs(conf_dir, exist_ok=True)
         with open(os.path.join(conf_dir, "codex-authd.conf"), "a") as f:
@@ -154,7 +154,7 @@ class CliTestCase(KeyringFixture, DaemonTestCase):
         self.env["CODEX_AUTHD_ISSUER"] = self.token_server.base
         self.start_daemon()
         login_id, url = self.call("StartChatGptLogin", GLib.Variant("(a{sv})", ({},)))
-        status, page, _ = test_login.browse(url)
+        status, page, _ = login_harness.browse(url)
         self.assertEqual(status, 200, page)
         wait_until(lambda: self.prop("Email") == "signed-in@example.com", timeout=10, what="the sign-in")
         stored = self.stored()
