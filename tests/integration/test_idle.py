@@ -76,7 +76,7 @@ class TestIdle(DaemonTestCase):
         other = bus.connect()
         seen = []
         sub = conn.signal_subscribe(None, "org.freedesktop.DBus.Properties", "PropertiesChanged", OBJECT_PATH,
-                                    None, 0, lambda *a: seen.append(a[-1].unpack()[1]))
+                                    None, 0, lambda *a: seen.append(a[-1].unpack()))
         try:
             self.assertEqual(self.status(conn, False, False), ("", "", True))
             with open(self.activation_log_path) as f:
@@ -87,8 +87,13 @@ class TestIdle(DaemonTestCase):
             self.assertTrue(self.owned(other))
             other.call_sync(BUS_NAME, OBJECT_PATH, INTERFACE, "LoginWithApiKey", GLib.Variant("(s)", ("sk-late",)),
                             None, 0, 10000, None)
-            wait_until(lambda: any(c.get("AuthMethod") == "apikey" for c in seen), timeout=5,
+            # The identity is announced by name only (invalidates): the
+            # listener reads the new value itself.
+            wait_until(lambda: any("AuthMethod" in invalidated for _, _, invalidated in seen), timeout=5,
                        what="the listener to see the login")
+            method = conn.call_sync(BUS_NAME, OBJECT_PATH, "org.freedesktop.DBus.Properties", "Get",
+                                    GLib.Variant("(ss)", (INTERFACE, "AuthMethod")), None, 0, 10000, None)
+            self.assertEqual(method.unpack()[0], "apikey")
             with open(self.activation_log_path) as f:
                 log = f.read()
             self.assertEqual(log.count("Serving org.codex.Auth1"), 1)
