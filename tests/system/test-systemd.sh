@@ -82,6 +82,9 @@ if [ ! -f "$cache/base/.complete" ]; then
   echo "debootstrap took $(( $(date +%s) - started )) s"
 fi
 cp -a "$cache/base" "$root"
+# debootstrap writes no /etc/hosts; an installed system has one, and the
+# sign-in's redirect goes to http://localhost:PORT.
+[ -s "$root/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' > "$root/etc/hosts"
 mkdir -p "$root/opt/pkgs"
 cp "$work"/pkgs/codex-authd_*.deb "$root/opt/pkgs/"
 
@@ -255,11 +258,35 @@ as_user 'codex-authctl login' > "$work/login.out" 2>&1 &
 login_pid=$!
 for _ in $(seq 100); do grep -q 'oauth/authorize' "$work/login.out" 2>/dev/null && break; sleep 0.1; done
 url=$(grep -o 'http://127.0.0.1:[0-9]*/oauth/authorize?[^ ]*' "$work/login.out")
-# The scripted browser, on the host: the container shares its loopback.
-check "a browser on the host completes the sign-in" /usr/bin/python3 -c '
-import sys, urllib.request
-opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-sys.exit(0 if b"Signed in to Codex" in opener.open(sys.argv[1], timeout=20).read() else 1)' "$url"
+# The scripted browser runs as the user: the callback serves no other UID
+# (the host's root is refused, checked below). bash's /dev/tcp again: it
+# follows the issuer's redirect to the callback, as a browser would.
+cat > "$root/opt/browser.sh" <<'SH'
+get() { # get URL: the whole answer, headers and body
+  hostport=${1#http://}; hostport=${hostport%%/*}; path=/${1#http://*/}
+  exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}"
+  printf 'GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "$path" "$hostport" >&3
+  timeout 20 cat <&3
+  exec 3<&-
+}
+location=$(get "$1" | tr -d '\r' | sed -n 's/^[Ll]ocation: //p' | head -n 1)
+[ -n "$location" ] || { echo "the issuer did not redirect"; exit 1; }
+get "$location"
+SH
+callback=$(/usr/bin/python3 -c 'import sys, urllib.parse; print(urllib.parse.parse_qs(urllib.parse.urlsplit(sys.argv[1]).query)["redirect_uri"][0])' "$url")
+check "the callback refuses a browser of another user (the host's root)" /usr/bin/python3 -c '
+import sys, urllib.error, urllib.request
+try:
+    urllib.request.build_opener(urllib.request.ProxyHandler({})).open(sys.argv[1] + "?code=x&state=y", timeout=10)
+except (ConnectionError, urllib.error.URLError):
+    sys.exit(0)
+sys.exit(1)' "$callback"
+as_user "bash /opt/browser.sh '$url'" > "$work/browser.out" 2>&1
+echo "the callback's answer: $(head -n 1 "$work/browser.out" | tr -d '\r')"
+check "a browser of the user completes the sign-in" grep -q 'Signed in to Codex' "$work/browser.out"
+# A failed sign-in would keep codex-authctl waiting for its 10 minutes.
+for _ in $(seq 300); do kill -0 "$login_pid" 2> /dev/null || break; sleep 0.1; done
+kill "$login_pid" 2> /dev/null
 wait "$login_pid"
 cat "$work/login.out" | sed -n '/Waiting/,$p'
 check "codex-authctl login ends signed in" grep -q "Signed in as signed-in@example.com" "$work/login.out"
