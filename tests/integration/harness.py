@@ -522,6 +522,30 @@ def http_status(answer):
     return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else None
 
 
+def stream_chunked_body(port, head, mib=1024):
+    """Sends @head (a request line and headers ending in chunked transfer
+    encoding) to 127.0.0.1:@port, then up to @mib MiB of body in 1 MiB
+    chunks without reading; stops where the server closes. The bytes sent."""
+    import socket
+    chunk = b"100000\r\n" + b"x" * 0x100000 + b"\r\n"
+    sent = 0
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(head)
+            for _ in range(mib):
+                s.sendall(chunk)
+                sent += len(chunk)
+    except OSError:
+        pass  # refused and closed: the rest could not be sent
+    return sent
+
+
+def rss_kib(pid):
+    """The resident set of process @pid, in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
 def peers_required():
     """$CODEX_AUTHD_REQUIRE_PEERS (set by the test command, which installs
     every peer): a missing peer program is then a failure, not a skip."""

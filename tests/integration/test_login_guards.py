@@ -61,18 +61,8 @@ class TestCallbackGuards(LoginTestCase):
         # byte of it is read.
         head = (f"POST /auth/callback HTTP/1.1\r\nHost: localhost:{port}\r\n"
                 "Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
-        chunk = b"100000\r\n" + b"x" * 0x100000 + b"\r\n"
-        sent = 0
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-                s.sendall(head)
-                for _ in range(1024):
-                    s.sendall(chunk)
-                    sent += len(chunk)
-        except OSError:
-            pass  # refused and closed: the rest could not be sent
-        with open(f"/proc/{proc.pid}/status") as f:
-            rss_kib = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+        sent = harness.stream_chunked_body(port, head)
+        rss_kib = harness.rss_kib(proc.pid)
         print(f"sent {sent >> 20} MiB of a streamed body to the callback; daemon RSS {rss_kib} KiB")
         self.assertLess(rss_kib, 50 * 1024)
         # A GET with a body is refused too.
