@@ -522,6 +522,37 @@ def http_status(answer):
     return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else None
 
 
+# A raw HTTP client as a program of its own: @data on stdin, the answer
+# (until EOF, a reset ends it too) on stdout.
+_RAW_CLIENT = """import socket, sys
+host, port = sys.argv[1], int(sys.argv[2])
+out = b""
+with socket.create_connection((host, port), timeout=10) as s:
+    try:
+        s.sendall(sys.stdin.buffer.read())
+        while True:
+            c = s.recv(4096)
+            if not c:
+                break
+            out += c
+    except (ConnectionResetError, BrokenPipeError):
+        pass
+sys.stdout.buffer.write(out)
+"""
+
+
+def http_raw_as_other_user(host, port, data, uid=65534):
+    """http_raw() from a process of user @uid (setpriv): what came back.
+    Raises when the client itself fails (no connection, say)."""
+    import subprocess
+    out = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                          "/usr/bin/python3", "-c", _RAW_CLIENT, host, str(port)],
+                         input=data, capture_output=True, timeout=30)
+    if out.returncode != 0:
+        raise RuntimeError(f"the client of UID {uid} failed: {out.stderr.decode(errors='replace')}")
+    return out.stdout
+
+
 def stream_chunked_body(port, head, mib=1024):
     """Sends @head (a request line and headers ending in chunked transfer
     encoding) to 127.0.0.1:@port, then up to @mib MiB of body in 1 MiB

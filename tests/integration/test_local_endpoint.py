@@ -349,25 +349,11 @@ class TestGuards(EndpointTestCase):
             missing_peer("needs root and setpriv to connect as another user", self)
         self.token_server.rotating(current="rt-0")
         self.start()
-        client = ("import socket,sys\n"
-                  "s=socket.create_connection(('127.0.0.1',int(sys.argv[1])),timeout=10)\n"
-                  "b=sys.argv[2].encode()\n"
-                  "out=b''\n"
-                  "try:\n"
-                  "  s.sendall(b'POST /oauth/token HTTP/1.1\\r\\nHost: 127.0.0.1:'+sys.argv[1].encode()+"
-                  "b'\\r\\nContent-Type: application/json\\r\\nContent-Length: '+str(len(b)).encode()+b'\\r\\n\\r\\n'+b)\n"
-                  "  while True:\n"
-                  "    c=s.recv(4096)\n"
-                  "    if not c: break\n"
-                  "    out+=c\n"
-                  "except ConnectionResetError:\n"
-                  "  pass\n"
-                  "print(repr(out[:12]))\n")
-        out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                              "/usr/bin/python3", "-c", client, str(self.port), refresh_body("rt-0")],
-                             capture_output=True, text=True, timeout=30)
-        self.assertEqual(out.returncode, 0, out.stderr)
-        self.assertEqual(out.stdout.strip(), "b''", "another user got an answer")
+        body = refresh_body("rt-0").encode()
+        request = (f"POST /oauth/token HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nContent-Type: application/json\r\n"
+                   f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+        answer = harness.http_raw_as_other_user("127.0.0.1", self.port, request)
+        self.assertEqual(answer, b"", "another user got an answer")
         self.assertEqual(self.token_server.count(), 0)
         self.assertIn("refused a connection from UID 65534", self.daemon_log())
         # The same request as this user is served.
