@@ -297,6 +297,21 @@ class TestBus(DaemonTestCase):
                                               "StoreState": "ok"})
         self.assertEqual(self.get_auth_status(True, False), ("apikey", "sk-fixed", True))
 
+    def test_tokens_go_out_byte_for_byte(self):
+        """Tokens are appended past sd-bus's own UTF-8 check (the daemon
+        checks them itself, ASCII eight bytes at a time): every length
+        around the eight-byte steps, and a key beyond ASCII, come back
+        exactly as stored, from both methods."""
+        keys = ["sk-" + "k" * n for n in range(0, 18)] + ["sk-é-ключ-鍵-\U0001f511", "x" * 4099]
+        self.write_auth_atomically(apikey_record(keys[0]))
+        self.start_daemon()
+        for key in keys:
+            with self.subTest(length=len(key.encode())):
+                self.write_auth_atomically(apikey_record(key))
+                wait_until(lambda: self.get_auth_status(True, False)[1] == key, timeout=5,
+                           what="the new key served")
+                self.assertEqual(self.details(include_token=True)["auth-token"], key)
+
     def test_malformed_file_keeps_what_it_had(self):
         self.write_auth_atomically(apikey_record("sk-good"))
         self.start_daemon()
